@@ -1,0 +1,125 @@
+"""Wiring: builds every part of the hub from its configuration, starts them in order, stops them
+in reverse. The whole list is here, flat, so the order of start and stop can be read at a glance."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from drivers import mqtt_cc, pingan_mqtt, zigbee2mqtt
+from drivers.base import Decoder
+from hub import __version__, metrics
+from hub.broker import EmbeddedBroker
+from hub.config import HubConfig
+from hub.engine import CC_SINK
+from hub.engine import Engine as AlarmEngine
+from hub.forwarder import Forwarder
+from hub.model import utcnow
+from hub.mqtt import BrokerAddress
+from hub.pipeline import Pipeline
+from hub.secrets import Vault
+from hub.site_link import SiteLink
+from hub.store.db import migrate, open_engine
+from hub.store.store import Store
+from hub.supervisor import Supervisor
+from hub.web.auth import bootstrap_admin
+from hub.web.deps import WebContext
+from hub.web.schemas import Health
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    config: HubConfig
+    db: Engine | None = None
+    broker: EmbeddedBroker | None = None
+    pipeline: Pipeline | None = None
+    site: SiteLink | None = None
+    forwarder: Forwarder | None = None
+    vault: Vault | None = None
+    new_admin_token: str | None = None
+    _started: list[Any] = field(default_factory=list)
+
+    def start(self) -> None:
+        cfg = self.config
+        metrics.BUILD.info({"version": __version__})
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = open_engine(cfg.database_url)
+        migrate(self.db)
+        self.vault = Vault.open(cfg.data_dir)
+        admin = cfg.admin_token.get_secret_value() if cfg.admin_token else None
+        self.new_admin_token = bootstrap_admin(self.db, admin)
+
+        site_url, cc_url = cfg.mqtt.url, cfg.mqtt.cc_url
+        if site_url is None:
+            self.broker = EmbeddedBroker(cfg.data_dir, cfg.mqtt.embedded_port)
+            self.broker.start()
+            self._started.append(self.broker)
+            site_url = self.broker.url
+        cc_url = cc_url or site_url
+
+        store = Store(self.db)
+        decoders: list[Decoder] = [pingan_mqtt.PinganMqtt(pingan_mqtt.Settings(prefix=cfg.mqtt.prefix)),
+                                   zigbee2mqtt.Zigbee2Mqtt(zigbee2mqtt.Settings())]
+        sink = mqtt_cc.MqttSink(mqtt_cc.Settings(url=cc_url, client_id=f"{cfg.mqtt.client_id}-cc",
+                                                 keepalive_s=cfg.mqtt.keepalive_s))
+        fw = cfg.forwarder
+        self.forwarder = Forwarder(store, CC_SINK, sink, batch_max=fw.batch_max,
+                                   publish_timeout_s=fw.publish_timeout_s,
+                                   retry_initial_s=fw.retry_initial_s, retry_max_s=fw.retry_max_s,
+                                   on_delivered=self._delivered)
+        self.pipeline = Pipeline(
+            store, AlarmEngine(prefix=cfg.mqtt.prefix, default_center=cfg.routing.default_center),
+            Supervisor(cfg.supervision.grace_s), decoders, batch_max=cfg.pipeline.batch_max,
+            queue_max=cfg.pipeline.queue_max, max_payload_bytes=cfg.mqtt.max_payload_bytes,
+            startup_grace_s=cfg.supervision.startup_grace_s, on_commit=self.forwarder.wake)
+        self.site = SiteLink(BrokerAddress.parse(site_url), cfg.mqtt.client_id,
+                             [topic for d in decoders for topic in d.subscriptions()], self.pipeline,
+                             cfg.mqtt.keepalive_s)
+        for part in (self.pipeline, self.forwarder, self.site):
+            part.start()
+            self._started.append(part)
+        log.info("hub %s started: database %s, site broker %s, command-center broker %s", __version__,
+                 self.db.url.render_as_string(hide_password=True), BrokerAddress.parse(site_url),
+                 BrokerAddress.parse(cc_url))
+
+    def _delivered(self, alarm_ids: list[str]) -> None:
+        assert self.pipeline is not None
+        self.pipeline.call(lambda engine, writes: engine.mark_delivered(alarm_ids, utcnow(), writes))
+
+    def stop(self) -> None:
+        """Reverse order. The pipeline finishes (commits and acknowledges) what it holds before the
+        site link goes; whatever is left unacknowledged is redelivered by the broker next time."""
+        order = {id(p): p for p in self._started}
+        if self.pipeline is not None and self.site is not None:
+            self.pipeline.stop()
+        for part in reversed(list(order.values())):
+            if part is not self.pipeline:
+                part.stop()
+        self._started.clear()
+        if self.db is not None:
+            self.db.dispose()
+
+    def web_context(self) -> WebContext:
+        assert self.db is not None and self.vault is not None and self.pipeline is not None
+        return WebContext(db=self.db, vault=self.vault, refresh=self.pipeline.refresh, health=self.health)
+
+    def health(self) -> Health:
+        database = True
+        try:
+            assert self.db is not None
+            with self.db.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # any failure of the probe means "not healthy"; the reason is logged
+            log.exception("health: database probe failed")
+            database = False
+        site = self.site.connected() if self.site else False
+        cc = self.forwarder.sink.ready() if self.forwarder else False
+        ok = database and site and cc
+        return Health(status="ok" if ok else "degraded", version=__version__, database=database,
+                      site_broker=site, cc_broker=cc,
+                      embedded_broker=self.broker.kind if self.broker else None)

@@ -1,0 +1,140 @@
+"""Configuration: a YAML file validated by strict pydantic models, overridden by `HUB_*` variables.
+
+Every setting has bounds and a description; `hub check-config FILE` prints each error with its path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from hub.errors import ConfigError
+
+HostPort = Annotated[str, Field(pattern=r"^[^\s:]+:[0-9]{1,5}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(_Strict):
+    url: str | None = Field(
+        None, description="Site-facing broker, mqtt://[user:pass@]host:port; unset: an embedded broker")
+    cc_url: str | None = Field(
+        None, description="Command-center broker holding the 110 queue; unset: the site-facing broker")
+    prefix: str = Field("pingan", pattern=r"^[A-Za-z0-9_-]+$", description="Topic prefix")
+    client_id: str = Field("pingan-hub", min_length=1, max_length=64,
+                           description="Client id of the persistent session on the site broker")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keepalive")
+    max_payload_bytes: int = Field(65536, ge=256, le=16 * 1024 * 1024,
+                                   description="Larger messages are rejected and dead-lettered")
+    embedded_port: int = Field(1883, ge=1, le=65535, description="Port of the embedded broker")
+
+    @field_validator("url", "cc_url")
+    @classmethod
+    def _mqtt_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mqtt://", "tcp://")):
+            raise ValueError("must look like mqtt://[user:pass@]host:port")
+        return value
+
+
+class PipelineSettings(_Strict):
+    batch_max: int = Field(1000, ge=1, le=20000, description="Most inputs committed in one transaction")
+    queue_max: int = Field(100000, ge=100, le=10_000_000,
+                           description="Inputs waiting for the engine before the MQTT reader blocks")
+
+
+class SupervisionSettings(_Strict):
+    grace_s: float = Field(5.0, ge=0, le=3600,
+                           description="Extra time after a device's supervision interval before comm_fault")
+    startup_grace_s: float = Field(
+        0.0, ge=0, le=86400,
+        description="Extra allowance for every device after the hub starts, so its own downtime is not "
+                    "blamed on the devices")
+
+
+class ForwarderSettings(_Strict):
+    batch_max: int = Field(500, ge=1, le=10000, description="Deliveries published before awaiting PUBACKs")
+    publish_timeout_s: float = Field(10.0, gt=0, le=300, description="How long to wait for a PUBACK")
+    retry_initial_s: float = Field(0.5, gt=0, le=60, description="First retry delay while a sink is down")
+    retry_max_s: float = Field(30.0, gt=0, le=3600, description="Cap of the exponential retry delay")
+
+
+class RoutingSettings(_Strict):
+    default_center: str = Field("110", min_length=1,
+                                description="Center for sites that name none (or a center that is unknown)")
+
+
+class HubConfig(_Strict):
+    database_url: str = Field("sqlite:///./var/hub.db", description="SQLAlchemy URL")
+    http: HostPort = Field("127.0.0.1:8080", description="host:port of the API, console and /metrics")
+    sia: HostPort = Field("127.0.0.1:12128", description="host:port of the SIA DC-09 receiver")
+    data_dir: Path = Field(Path("./var"), description="Snapshots, clips, embedded broker state")
+    admin_token: SecretStr | None = Field(None, description="Bootstrap token with the admin role")
+    timezone: str = Field("Asia/Shanghai", description="Time zone of the centers")
+    mqtt: MqttSettings = MqttSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    supervision: SupervisionSettings = SupervisionSettings()
+    forwarder: ForwarderSettings = ForwarderSettings()
+    routing: RoutingSettings = RoutingSettings()
+
+
+# CONTRACT.md: environment variables override the file.
+_ENV: dict[str, tuple[str, ...]] = {
+    "HUB_DATABASE_URL": ("database_url",),
+    "HUB_MQTT_URL": ("mqtt", "url"),
+    "HUB_CC_MQTT_URL": ("mqtt", "cc_url"),
+    "HUB_HTTP": ("http",),
+    "HUB_SIA": ("sia",),
+    "HUB_DATA_DIR": ("data_dir",),
+    "HUB_ADMIN_TOKEN": ("admin_token",),
+    "HUB_MQTT_PREFIX": ("mqtt", "prefix"),
+}
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    for name, path in _ENV.items():
+        value = env.get(name)
+        if not value:
+            continue
+        node = data
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{'.'.join(path[:-1])}: must be a mapping to apply {name}")
+        node[path[-1]] = value
+    return data
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    """One line per error: `path.to.field: reason`."""
+    return [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()]
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> HubConfig:
+    """Read, override and validate. Raises ConfigError with one line per problem."""
+    data = read_file(path) if path else {}
+    data = _apply_env(data, os.environ if env is None else env)
+    try:
+        return HubConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(format_errors(exc))) from exc

@@ -1,0 +1,218 @@
+"""The alarm engine: decides which signals become alarms, how urgent, for which center.
+
+It runs on one thread (the pipeline's) and keeps the open alarms in memory, so a decision needs no
+database read. Every decision is written to a `Writes` set that the pipeline commits in one
+transaction before any source is acknowledged. If that commit fails, the engine is rebuilt from the
+database (`load`), which is the truth.
+
+Rules (ALARMS.md, receiving-center practice):
+- every signal is logged; only categories with a priority become alarms;
+- a repeat of the same message id is dropped; a new event for the same device, category and zone
+  while its alarm is open is merged into it (a duplicate), unless the alarm had been restored, in which
+  case it re-arms it (`updated`);
+- a restore marks the alarm restored (`restored`); it stays open for an operator to close (alarms
+  latch until reset by a person, GB 50394);
+- a device in test mode raises test alarms that are stored but never sent to a center.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hub import categories, message
+from hub.ids import new_ulid
+from hub.model import AlarmState, Category, Change, Device, Qualifier, Signal, SignalResult, Source
+from hub.registry import Registry
+from hub.writes import Row, Writes
+
+CC_SINK = "cc"
+_SEEN_MAX = 2_000_000
+_SOURCE_KIND = {Source.CAMERA: "camera", Source.SUPERVISOR: "supervisor"}
+
+
+@dataclass(slots=True)
+class OpenAlarm:
+    """The engine's working copy of an alarm that is not closed (mutable on purpose: engine state)."""
+
+    id: str
+    seq: int
+    state: AlarmState
+    category: Category
+    priority: int
+    agency: str
+    test: bool
+    restored: bool
+    verified: bool
+    site_id: str | None
+    center_id: str
+    source_kind: str
+    source_id: str
+    zone: str
+    signals: int
+    raised_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    message: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source_id, self.category.value, self.zone)
+
+    def row(self) -> Row:
+        return {
+            "id": self.id, "seq": self.seq, "state": self.state.value, "category": self.category.value,
+            "priority": self.priority, "agency": self.agency, "verified": self.verified,
+            "test": self.test, "restored": self.restored, "site_id": self.site_id,
+            "center_id": self.center_id, "source_kind": self.source_kind, "source_id": self.source_id,
+            "zone": self.zone, "signals": self.signals, "raised_at": self.raised_at,
+            "received_at": self.received_at, "updated_at": self.updated_at, "closed_at": None,
+            "resolution": None, "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    result: SignalResult
+    alarm: OpenAlarm | None = None
+    change: Change | None = None
+
+
+class Engine:
+    def __init__(self, *, prefix: str, default_center: str) -> None:
+        self.prefix = prefix
+        self.default_center = default_center
+        self.registry = Registry()
+        self.open: dict[tuple[str, str, str], OpenAlarm] = {}
+        self.by_id: dict[str, OpenAlarm] = {}
+        self.seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def load(self, registry: Registry, open_alarms: list[OpenAlarm], seen_ids: list[tuple[str, str]]) -> None:
+        """Replace all state with what the store holds."""
+        self.registry = registry
+        self.open = {a.key: a for a in open_alarms}
+        self.by_id = {a.id: a for a in open_alarms}
+        self.seen = OrderedDict((k, None) for k in seen_ids[-_SEEN_MAX:])
+
+    def _remember(self, device_id: str, msg_id: str) -> bool:
+        """True if this message id is new for this device."""
+        key = (device_id, msg_id)
+        if key in self.seen:
+            return False
+        self.seen[key] = None
+        if len(self.seen) > _SEEN_MAX:
+            self.seen.popitem(last=False)
+        return True
+
+    # -- signals -----------------------------------------------------------------------------------
+
+    def apply(self, signal: Signal, writes: Writes) -> Outcome:
+        """Decide what one signal of a registered device does. Appends what must be stored."""
+        if signal.msg_id is not None and not self._remember(signal.device_id, signal.msg_id):
+            return Outcome(SignalResult.DUPLICATE)
+        outcome = self._decide(signal, writes)
+        writes.signals.append(_signal_row(signal, outcome))
+        return outcome
+
+    def _decide(self, signal: Signal, writes: Writes) -> Outcome:
+        info = categories.info(signal.category)
+        if not info.is_alarm:
+            return Outcome(SignalResult.ACCEPTED)
+        alarm = self.open.get((signal.device_id, signal.category.value, signal.zone))
+        if alarm is None:
+            if signal.qualifier is Qualifier.RESTORE:
+                return Outcome(SignalResult.ACCEPTED)  # the restore of nothing open: logged only
+            return self._raise(signal, writes)
+        alarm.signals += 1
+        if signal.qualifier is Qualifier.RESTORE:
+            if alarm.restored:
+                return self._touch(alarm, signal.received_at, writes, SignalResult.ACCEPTED)
+            alarm.restored = True
+            return self._emit(alarm, Change.RESTORED, signal.received_at, writes)
+        if alarm.restored:
+            alarm.restored = False
+            return self._emit(alarm, Change.UPDATED, signal.received_at, writes)
+        return self._touch(alarm, signal.received_at, writes, SignalResult.DUPLICATE)
+
+    def _touch(self, alarm: OpenAlarm, at: datetime, writes: Writes, result: SignalResult) -> Outcome:
+        """One more signal for an alarm, with nothing new to tell a center (no queue message)."""
+        alarm.updated_at = at
+        alarm.message["signals"] = alarm.signals
+        writes.put_alarm(alarm.row(), is_new=False)
+        return Outcome(result, alarm)
+
+    def _raise(self, signal: Signal, writes: Writes) -> Outcome:
+        device = self.registry.devices[signal.device_id]
+        site = self.registry.sites.get(device.site_id)
+        info = categories.info(signal.category)
+        assert info.priority is not None
+        alarm = OpenAlarm(
+            id=new_ulid(), seq=0, state=AlarmState.NEW, category=signal.category,
+            priority=info.priority, agency=info.agency, test=device.test_mode, restored=False,
+            verified=False, site_id=device.site_id,
+            center_id=self.registry.center_for(site, self.default_center),
+            source_kind=_SOURCE_KIND.get(signal.source, "device"), source_id=device.id,
+            zone=signal.zone, signals=1, raised_at=signal.device_time or signal.received_at,
+            received_at=signal.received_at, updated_at=signal.received_at, message={},
+        )
+        self.open[alarm.key] = alarm
+        self.by_id[alarm.id] = alarm
+        return self._emit(alarm, Change.NEW, signal.received_at, writes)
+
+    def _emit(self, alarm: OpenAlarm, change: Change, at: datetime, writes: Writes,
+              actor: str = "hub") -> Outcome:
+        """A change of an alarm: new seq, history, stored row, and (unless a test) a delivery."""
+        alarm.seq += 1
+        alarm.updated_at = at
+        alarm.message = self._message(alarm, change)
+        writes.put_alarm(alarm.row(), is_new=change is Change.NEW)
+        writes.history.append({"alarm_id": alarm.id, "seq": alarm.seq, "change": change.value,
+                               "state": alarm.state.value, "at": at, "actor": actor, "detail": None})
+        if not alarm.test:
+            writes.deliveries.append({
+                "alarm_id": alarm.id, "seq": alarm.seq, "sink": CC_SINK,
+                "target": f"{self.prefix}/v1/cc/{alarm.center_id}/alarms", "priority": alarm.priority,
+                "payload": message.encode(alarm.message), "received_at": at,
+                "created_at": at, "attempts": 0, "next_attempt_at": at, "sent_at": None, "pending": True,
+            })
+        return Outcome(SignalResult.ACCEPTED, alarm, change)
+
+    def _message(self, alarm: OpenAlarm, change: Change) -> dict[str, Any]:
+        site = self.registry.sites.get(alarm.site_id) if alarm.site_id else None
+        return {
+            "alarm_id": alarm.id, "seq": alarm.seq, "change": change.value, "state": alarm.state.value,
+            "category": alarm.category.value, "priority": alarm.priority, "agency": alarm.agency,
+            "verified": alarm.verified, "test": alarm.test, "restored": alarm.restored,
+            "center_id": alarm.center_id, "site": message.site_block(site, alarm.site_id),
+            "source": {"kind": alarm.source_kind, "id": alarm.source_id, "zone": alarm.zone},
+            "raised_at": message.iso(alarm.raised_at), "received_at": message.iso(alarm.received_at),
+            "evidence": [], "signals": alarm.signals,
+        }
+
+    # -- other changes -----------------------------------------------------------------------------
+
+    def mark_delivered(self, alarm_ids: list[str], at: datetime, writes: Writes) -> None:
+        """The sink confirmed the first message of these alarms: new → delivered (no queue message)."""
+        for alarm_id in alarm_ids:
+            alarm = self.by_id.get(alarm_id)
+            if alarm is not None and alarm.state is AlarmState.NEW:
+                alarm.state = AlarmState.DELIVERED
+                alarm.updated_at = at
+                writes.put_alarm(alarm.row(), is_new=False)
+
+    def device(self, device_id: str) -> Device | None:
+        return self.registry.devices.get(device_id)
+
+
+def _signal_row(signal: Signal, outcome: Outcome) -> Row:
+    return {
+        "source": signal.source.value, "device_id": signal.device_id, "category": signal.category.value,
+        "qualifier": signal.qualifier.value, "zone": signal.zone, "partition": signal.partition,
+        "code": signal.code, "msg_id": signal.msg_id, "device_time": signal.device_time,
+        "received_at": signal.received_at, "text": signal.text[:500], "raw": signal.raw,
+        "result": outcome.result.value, "alarm_id": outcome.alarm.id if outcome.alarm else None,
+    }

@@ -1,0 +1,116 @@
+"""The forwarder: drains the outbox into one sink, at least once, most urgent first.
+
+A delivery leaves the outbox only after the sink confirmed it (MQTT PUBACK). While the sink is down the
+forwarder waits with capped exponential backoff and the backlog stays in the database; nothing is
+dropped. A delivery may be sent twice (a crash between the PUBACK and marking it sent): consumers drop
+repeats by `(alarm_id, seq)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError
+
+from drivers.base import Outgoing, Sink
+from hub import message, metrics
+from hub.model import utcnow
+from hub.store.store import PendingDelivery, Store
+
+log = logging.getLogger(__name__)
+_STATS_EVERY_S = 2.0
+
+
+class Forwarder:
+    def __init__(self, store: Store, sink_name: str, sink: Sink, *, batch_max: int, publish_timeout_s: float,
+                 retry_initial_s: float, retry_max_s: float,
+                 on_delivered: Callable[[list[str]], None] = lambda ids: None) -> None:
+        self.store = store
+        self.name = sink_name
+        self.sink = sink
+        self.batch_max = batch_max
+        self.publish_timeout_s = publish_timeout_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.on_delivered = on_delivered
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"forwarder-{sink_name}", daemon=True)
+        self._stats_at = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New deliveries were committed."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.sink.close()
+
+    def _run(self) -> None:
+        backoff = self.retry_initial_s
+        while not self._stop.is_set():
+            try:
+                sent_all = self._round()
+            except DBAPIError as exc:
+                metrics.STORE_ERRORS.labels("forwarder").inc()
+                log.error("forwarder %s: database unavailable (%s)", self.name, exc.__class__.__name__)
+                sent_all = False
+            if sent_all is None:  # nothing to send
+                self._wake.wait(1.0)
+                self._wake.clear()
+                backoff = self.retry_initial_s
+            elif sent_all:
+                backoff = self.retry_initial_s
+            else:
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.retry_max_s)
+
+    def _round(self) -> bool | None:
+        """One batch. None: the outbox is empty; False: the sink is down or confirmed not all."""
+        now = utcnow()
+        self._stats(now)
+        ready = self.sink.ready()
+        metrics.SINK_UP.labels(self.name).set(1 if ready else 0)
+        if not ready:
+            return False
+        batch = self.store.pending(self.name, now, self.batch_max)
+        if not batch:
+            return None
+        sent_at = utcnow()
+        flags = self.sink.send([Outgoing(target=d.target, payload=message.with_sent_at(d.payload, sent_at))
+                                for d in batch], self.publish_timeout_s)
+        done = [d for d, ok in zip(batch, flags, strict=True) if ok]
+        confirmed_at = utcnow()
+        self.store.mark_sent([d.id for d in done], confirmed_at)
+        self._observe(done, confirmed_at.timestamp())
+        failed = len(batch) - len(done)
+        if failed:
+            metrics.FORWARD_FAILURES.labels(self.name).inc(failed)
+            log.warning("forwarder %s: %d of %d deliveries unconfirmed; will retry", self.name, failed,
+                        len(batch))
+        first = [d.alarm_id for d in done if d.seq == 1]
+        if first:
+            self.on_delivered(first)
+        return failed == 0
+
+    def _observe(self, done: list[PendingDelivery], confirmed: float) -> None:
+        histogram = metrics.FORWARD_LATENCY.labels(self.name)
+        for d in done:
+            histogram.observe(max(confirmed - d.received_at.timestamp(), 0.0))
+
+    def _stats(self, now: object) -> None:
+        mono = time.monotonic()
+        if mono - self._stats_at < _STATS_EVERY_S:
+            return
+        self._stats_at = mono
+        depth, oldest = self.store.outbox_stats(self.name, utcnow())
+        metrics.OUTBOX_DEPTH.labels(self.name).set(depth)
+        metrics.OUTBOX_OLDEST_AGE.labels(self.name).set(oldest)

@@ -1,0 +1,84 @@
+"""The 110-queue message (CONTRACT.md), built from an alarm, and its pydantic model for readers.
+
+Built as a plain dict on the hot path; `AlarmMessage` validates the same shape in the API and tests.
+`sent_at` is filled in by the forwarder at the moment of sending.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.model import Site
+
+
+def iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def site_block(site: Site | None, site_id: str | None) -> dict[str, Any]:
+    if site is None:
+        return {"id": site_id, "name": None, "address": None, "lat": None, "lon": None,
+                "door_plate": None, "pole": None}
+    return {"id": site.id, "name": site.name, "address": site.address, "lat": site.lat, "lon": site.lon,
+            "door_plate": site.door_plate, "pole": site.pole}
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def with_sent_at(payload: str, sent_at: datetime) -> str:
+    """Add `sent_at` to an encoded message without decoding it (the forwarder's hot path)."""
+    return f'{payload[:-1]},"sent_at":"{iso(sent_at)}"}}'
+
+
+class SiteBlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None
+    name: str | None
+    address: str | None
+    lat: float | None
+    lon: float | None
+    door_plate: str | None
+    pole: str | None
+
+
+class SourceBlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["device", "camera", "supervisor"]
+    id: str
+    zone: str
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    url: str
+
+
+class AlarmMessage(BaseModel):
+    """One message of `pingan/v1/cc/{center_id}/alarms`."""
+
+    model_config = ConfigDict(extra="forbid")
+    alarm_id: str
+    seq: int
+    change: Literal["new", "updated", "restored", "escalated", "acknowledged", "dispatched", "closed"]
+    state: str
+    category: str
+    priority: int
+    agency: Literal["110", "119", "120"]
+    verified: bool
+    test: bool
+    restored: bool
+    center_id: str
+    site: SiteBlock
+    source: SourceBlock
+    raised_at: str
+    received_at: str
+    sent_at: str | None = None
+    evidence: list[Evidence]
+    signals: int

@@ -1,0 +1,55 @@
+"""Every Prometheus metric of the hub, defined once (CONTRACT.md names and labels).
+
+Labels never carry a credential, a URL or free text from a message, and their values come from bounded
+sets (ids of registered things, enums, reason codes).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
+
+# `*_created` series double the exposition and no dashboard of ours reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+BUILD = Info("hub_build", "Version of the running hub", registry=REGISTRY)
+
+SIGNALS = Counter("hub_signals_total", "Inputs by source and what the hub did with them",
+                  ["source", "result"], registry=REGISTRY)
+DEAD_LETTERS = Counter("hub_dead_letters_total", "Rejected inputs kept for inspection, by reason",
+                       ["source", "reason"], registry=REGISTRY)
+HEARTBEATS = Counter("hub_heartbeats_total", "Heartbeats received", ["source"], registry=REGISTRY)
+ALARMS = Counter("hub_alarms_total", "Alarms raised", ["category", "priority"], registry=REGISTRY)
+ALARM_CHANGES = Counter("hub_alarm_changes_total", "Alarm changes published", ["change"],
+                        registry=REGISTRY)
+
+DEVICE_UP = Gauge("hub_device_up", "1 while the device reports within its supervision interval",
+                  ["device", "site"], registry=REGISTRY)
+DEVICE_LAST_SEEN_AGE = Gauge("hub_device_last_seen_age_seconds", "Seconds since the device was last heard",
+                             ["device"], registry=REGISTRY)
+SUPERVISION_LATENESS = Histogram(
+    "hub_supervision_lateness_seconds", "How long after its deadline a silent device was flagged",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=REGISTRY)
+
+OUTBOX_DEPTH = Gauge("hub_outbox_depth", "Deliveries waiting for their sink", ["sink"], registry=REGISTRY)
+OUTBOX_OLDEST_AGE = Gauge("hub_outbox_oldest_age_seconds", "Age of the oldest waiting delivery",
+                          ["sink"], registry=REGISTRY)
+FORWARD_LATENCY = Histogram(
+    "hub_forward_latency_seconds", "From receiving the signal to the sink confirming the delivery",
+    ["sink"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY)
+FORWARD_FAILURES = Counter("hub_forward_failures_total", "Deliveries a sink did not confirm in time",
+                           ["sink"], registry=REGISTRY)
+SINK_UP = Gauge("hub_sink_up", "1 while the sink's receiver is reachable", ["sink"], registry=REGISTRY)
+
+ACK_LATENCY = Histogram("hub_ack_latency_seconds", "From delivery to an operator's acknowledgement",
+                        ["center"], buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800), registry=REGISTRY)
+
+PIPELINE_QUEUE = Gauge("hub_pipeline_queue_depth", "Inputs waiting for the alarm engine",
+                       registry=REGISTRY)
+BATCH_SECONDS = Histogram("hub_pipeline_commit_seconds", "Time to commit one batch",
+                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1), registry=REGISTRY)
+STORE_ERRORS = Counter("hub_store_errors_total", "Failed database transactions (retried)",
+                       ["component"], registry=REGISTRY)
+MQTT_CONNECTED = Gauge("hub_mqtt_connected", "1 while connected to the broker", ["broker"],
+                       registry=REGISTRY)

@@ -1,0 +1,152 @@
+"""Domain objects of the hub: frozen values that flow from drivers through the engine to the store.
+
+Times are timezone-aware UTC `datetime`s. Wire formats (JSON, DC-09) never reach past the drivers: the
+core sees only these types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Category(enum.StrEnum):
+    """What a signal or alarm is about. The first fifteen are the MQTT `event` names of CONTRACT.md."""
+
+    BURGLARY = "burglary"
+    PANIC = "panic"
+    DURESS = "duress"
+    FIRE = "fire"
+    MEDICAL = "medical"
+    GAS = "gas"
+    WATER = "water"
+    TAMPER = "tamper"
+    AC_LOSS = "ac_loss"
+    LOW_BATTERY = "low_battery"
+    COMM_FAULT = "comm_fault"
+    OPEN = "open"
+    CLOSE = "close"
+    BYPASS = "bypass"
+    TEST = "test"
+    # Beyond the MQTT event names: reported by Contact ID / SIA codes, cameras and supervision.
+    TROUBLE = "trouble"
+    TEMPERATURE = "temperature"
+    CANCEL = "cancel"
+    VIDEO_MOTION = "video_motion"
+    VIDEO_LOSS = "video_loss"
+    UNKNOWN = "unknown"
+
+
+class Qualifier(enum.StrEnum):
+    NEW = "new"
+    RESTORE = "restore"
+    STATUS = "status"
+
+
+class Source(enum.StrEnum):
+    """Which input path a signal came through (the `source` label of `hub_signals_total`)."""
+
+    MQTT = "mqtt"
+    ZIGBEE2MQTT = "zigbee2mqtt"
+    SIA = "sia"
+    CAMERA = "camera"
+    SUPERVISOR = "supervisor"
+
+
+class AlarmState(enum.StrEnum):
+    NEW = "new"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+class Change(enum.StrEnum):
+    """The `change` field of a 110-queue message."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    RESTORED = "restored"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    CLOSED = "closed"
+
+
+class SignalResult(enum.StrEnum):
+    """The `result` label of `hub_signals_total`: what the hub did with one input."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    UNREGISTERED = "unregistered"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal:
+    """One normalised observation from a source.
+
+    `device_id` is the registered device (or the camera); `msg_id` makes a message idempotent when the
+    source gives one; `code` keeps the source's own code (Contact ID `130`, SIA `BA`) for the record.
+    """
+
+    source: Source
+    device_id: str
+    category: Category
+    qualifier: Qualifier = Qualifier.NEW
+    zone: str = ""
+    partition: str = ""
+    device_time: datetime | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    msg_id: str | None = None
+    code: str = ""
+    text: str = ""
+    raw: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat:
+    """A device said it is alive, with nothing to report."""
+
+    source: Source
+    device_id: str
+    received_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Center:
+    id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    ack_deadline_s: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    id: str
+    name: str
+    kind: str
+    address: str
+    lat: float | None
+    lon: float | None
+    door_plate: str
+    pole: str
+    center_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Device:
+    id: str
+    site_id: str
+    protocol: str
+    account: str | None
+    topic: str | None
+    supervision_s: int | None
+    test_mode: bool

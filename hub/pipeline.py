@@ -1,0 +1,318 @@
+"""The pipeline thread: inputs → drivers → alarm engine → one commit → acknowledgements.
+
+It is the single writer of alarms. Inputs arrive on a bounded queue (MQTT messages with the callback
+that acknowledges them, commands from the API and the forwarder); each turn takes up to `batch_max` of
+them, decides everything in memory, commits once, and only then acknowledges the sources. So a crash
+at any point either loses nothing that was acknowledged, or leaves messages for the broker to
+redeliver. Supervision deadlines are checked on the same thread, between turns.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from drivers.base import Decoder, Inbound
+from hub import metrics
+from hub.engine import Engine
+from hub.errors import Rejected, Unregistered
+from hub.model import Center, Change, Device, Heartbeat, Signal, SignalResult, Site, Source, utcnow
+from hub.store.store import Store
+from hub.supervisor import Supervisor
+from hub.writes import Writes
+
+log = logging.getLogger(__name__)
+_LAST_SEEN_FLUSH_S = 30.0
+_DEDUP_MEMORY = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    inbound: Inbound
+    ack: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Work that must run on the engine's thread; its result resolves `future` after the commit."""
+
+    run: Callable[[Engine, Writes], Any]
+    future: Future[Any]
+
+
+_STOP = object()
+Item = Message | Command
+
+
+class Pipeline:
+    def __init__(self, store: Store, engine: Engine, supervisor: Supervisor, decoders: list[Decoder], *,
+                 batch_max: int, queue_max: int, max_payload_bytes: int, startup_grace_s: float = 0.0,
+                 on_commit: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.engine = engine
+        self.supervisor = supervisor
+        self.decoders = decoders
+        self.batch_max = batch_max
+        self.max_payload_bytes = max_payload_bytes
+        self.startup_grace_s = startup_grace_s
+        self.on_commit = on_commit
+        self.queue: queue.Queue[Item | object] = queue.Queue(maxsize=queue_max)
+        self._flushed: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
+        self._ready = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.load()
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish what is queued (committed and acknowledged), then stop."""
+        if self._thread.is_alive():
+            self.queue.put(_STOP)
+            self._thread.join(timeout)
+
+    def load(self) -> None:
+        """(Re)build the engine and the supervisor from the store."""
+        registry = self.store.registry()
+        seen = self.store.recent_message_ids(utcnow() - _DEDUP_MEMORY)
+        self.engine.load(registry, self.store.open_alarms(), seen)
+        faulted = [d for d, online in self.store.device_states().items() if online is False]
+        self.supervisor.load(registry.devices.values(), time.time(), faulted, self.startup_grace_s)
+
+    # -- inputs (any thread) -----------------------------------------------------------------------
+
+    def submit(self, item: Item) -> None:
+        """Queue an input; blocks while the queue is full (back-pressure onto the broker)."""
+        self.queue.put(item)
+
+    def call(self, run: Callable[[Engine, Writes], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.submit(Command(run, future))
+        return future
+
+    def refresh(self, kind: type[Center | Site | Device], item_id: str) -> Future[Any]:
+        """Re-read one center, site or device into the engine (after the API changed it)."""
+
+        def run(engine: Engine, _writes: Writes) -> None:
+            item = self.store.one(kind, item_id)
+            if item is None:
+                engine.registry.drop(kind, item_id)
+                if kind is Device:
+                    self.supervisor.drop(item_id)
+                return
+            engine.registry.put(item)
+            if isinstance(item, Device):
+                self.supervisor.put(item, time.time())
+
+        return self.call(run)
+
+    # -- the thread --------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            items, stop = self._take()
+            faults = self.supervisor.due(time.time())
+            if items or faults:
+                self._turn(items, faults)
+            if stop:
+                return
+
+    def _take(self) -> tuple[list[Item], bool]:
+        due = self.supervisor.next_due()
+        timeout = 1.0 if due is None else min(1.0, max(due - time.time(), 0.0))
+        items: list[Item] = []
+        try:
+            first = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
+        except queue.Empty:
+            return items, False
+        for item in _drain(first, self.queue, self.batch_max):
+            if item is _STOP:
+                return items, True
+            assert isinstance(item, Message | Command)
+            items.append(item)
+        return items, False
+
+    def _turn(self, items: list[Item], faults: list[Signal]) -> None:
+        writes = Writes()
+        tally = Tally()
+        results: list[tuple[Command, Any]] = []
+        now = time.time()
+        for item in items:
+            if isinstance(item, Message):
+                self._message(item.inbound, now, writes, tally)
+            else:
+                results.append((item, self._command(item, writes)))
+        for fault in faults:
+            metrics.SUPERVISION_LATENESS.observe(max(self.supervisor.lateness(fault.device_id, now), 0.0))
+            self._fault(fault, writes, tally)
+        if not self._commit(writes, items):
+            return
+        for item in items:
+            if isinstance(item, Message):
+                item.ack()
+        for command, result in results:
+            if isinstance(result, BaseException):
+                command.future.set_exception(result)
+            else:
+                command.future.set_result(result)
+        tally.publish()
+        metrics.PIPELINE_QUEUE.set(self.queue.qsize())
+        if writes.deliveries:
+            self.on_commit()
+
+    def _command(self, command: Command, writes: Writes) -> Any:
+        try:
+            return command.run(self.engine, writes)
+        except Exception as exc:  # the caller gets the error; the pipeline goes on
+            return exc
+
+    # -- one message -------------------------------------------------------------------------------
+
+    def _message(self, inbound: Inbound, now: float, writes: Writes, tally: Tally) -> None:
+        decoder = self._decoder(inbound.topic)
+        source = Source(decoder.protocol) if decoder else Source.MQTT
+        try:
+            if decoder is None:
+                raise Rejected("unknown_topic", inbound.topic[:200])
+            if len(inbound.payload) > self.max_payload_bytes:
+                raise Rejected("oversized", f"{len(inbound.payload)} bytes, limit {self.max_payload_bytes}")
+            decoded = decoder.decode(inbound, self.engine.registry)
+        except Unregistered as exc:
+            writes.unregistered.append({"at": inbound.received_at, "source": source.value,
+                                        "device_key": exc.device_key[:300], "topic": inbound.topic[:300],
+                                        "raw": inbound.payload[: self.max_payload_bytes]})
+            tally.signals[(source.value, SignalResult.UNREGISTERED.value)] += 1
+            return
+        except Rejected as exc:
+            self._dead_letter(inbound, source, exc, writes)
+            tally.signals[(source.value, SignalResult.REJECTED.value)] += 1
+            tally.dead_letters[(source.value, exc.reason)] += 1
+            if exc.device_id and exc.device_id in self.engine.registry.devices:
+                self._heard(exc.device_id, now, writes, tally)
+            return
+        self._heard(decoded.device_id, now, writes, tally)
+        for item in decoded.items:
+            if isinstance(item, Heartbeat):
+                tally.heartbeats[item.source.value] += 1
+            else:
+                self._signal(item, writes, tally)
+
+    def _decoder(self, topic: str) -> Decoder | None:
+        for decoder in self.decoders:
+            if decoder.accepts(topic):
+                return decoder
+        return None
+
+    def _dead_letter(self, inbound: Inbound, source: Source, exc: Rejected, writes: Writes) -> None:
+        log.warning("rejected %s message on %s: %s", source.value, inbound.topic[:200], exc)
+        writes.dead_letters.append({"at": inbound.received_at, "source": source.value,
+                                    "topic": inbound.topic[:300], "reason": exc.reason,
+                                    "detail": exc.detail[:500],
+                                    "raw": inbound.payload[: self.max_payload_bytes]})
+
+    def _signal(self, signal: Signal, writes: Writes, tally: Tally) -> None:
+        outcome = self.engine.apply(signal, writes)
+        tally.signals[(signal.source.value, outcome.result.value)] += 1
+        if outcome.change is not None:
+            tally.changes[outcome.change.value] += 1
+        if outcome.change is Change.NEW and outcome.alarm is not None:
+            tally.alarms[(outcome.alarm.category.value, str(outcome.alarm.priority))] += 1
+
+    def _heard(self, device_id: str, now: float, writes: Writes, tally: Tally) -> None:
+        restore = self.supervisor.heard(device_id, now)
+        if restore is not None:
+            self._signal(restore, writes, tally)
+        if restore is not None or now - self._flushed.get(device_id, 0.0) >= _LAST_SEEN_FLUSH_S:
+            self._flushed[device_id] = now
+            writes.devices_seen[device_id] = {"id": device_id, "online": True,
+                                              "last_seen_at": datetime.fromtimestamp(now, UTC)}
+
+    def _fault(self, fault: Signal, writes: Writes, tally: Tally) -> None:
+        log.warning("device %s silent past its supervision interval", fault.device_id)
+        self._signal(fault, writes, tally)
+        last = self.supervisor.last_seen.get(fault.device_id)
+        writes.devices_seen[fault.device_id] = {
+            "id": fault.device_id, "online": False,
+            "last_seen_at": datetime.fromtimestamp(last, UTC) if last else None}
+
+    # -- commit ------------------------------------------------------------------------------------
+
+    def _commit(self, writes: Writes, items: list[Item]) -> bool:
+        """Commit, retrying while the database is unavailable. A batch the database refuses for good
+        (a bug, not an outage) is kept whole in the dead-letter store instead of wedging the hub."""
+        delay = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                if writes:
+                    self.store.write(writes)
+                metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+                return True
+            except IntegrityError:
+                log.exception("the store refused a batch of %d inputs; keeping them as dead letters",
+                              len(items))
+                metrics.STORE_ERRORS.labels("pipeline").inc()
+                self._quarantine(items)
+                return False
+            except (OperationalError, DBAPIError) as exc:
+                metrics.STORE_ERRORS.labels("pipeline").inc()
+                log.error("database unavailable (%s); retrying in %.1f s", exc.__class__.__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _quarantine(self, items: list[Item]) -> None:
+        writes = Writes()
+        for item in items:
+            if isinstance(item, Message):
+                self._dead_letter(item.inbound, Source.MQTT, Rejected("store_refused"), writes)
+            else:
+                item.future.set_exception(RuntimeError("the store refused the change"))
+        self._commit(writes, [])
+        for item in items:
+            if isinstance(item, Message):
+                item.ack()
+        self.load()
+
+
+def _drain(first: object, q: queue.Queue[Item | object], limit: int) -> Iterator[object]:
+    yield first
+    for _ in range(limit - 1):
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one turn did, added to the metrics after its commit, so they describe what is durable."""
+
+    signals: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    heartbeats: Counter[str] = field(default_factory=Counter)
+    alarms: Counter[tuple[str, str]] = field(default_factory=Counter)
+    changes: Counter[str] = field(default_factory=Counter)
+
+    def publish(self) -> None:
+        for (source, result), n in self.signals.items():
+            metrics.SIGNALS.labels(source, result).inc(n)
+        for (source, reason), n in self.dead_letters.items():
+            metrics.DEAD_LETTERS.labels(source, reason).inc(n)
+        for source, n in self.heartbeats.items():
+            metrics.HEARTBEATS.labels(source).inc(n)
+        for (category, priority), n in self.alarms.items():
+            metrics.ALARMS.labels(category, priority).inc(n)
+        for change, n in self.changes.items():
+            metrics.ALARM_CHANGES.labels(change).inc(n)

@@ -1,0 +1,166 @@
+"""The queries of the engine, the forwarder and the supervisor (the API has its own, in hub.web).
+
+Writes go through `write`, one transaction per batch, with executemany inserts: a thousand signals
+cost one commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, Table, bindparam, func, select, update
+
+from hub.engine import OpenAlarm
+from hub.model import AlarmState, Category, Center, Device, Site
+from hub.registry import Registry
+from hub.store import schema as t
+from hub.writes import Writes
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    id: int
+    alarm_id: str
+    seq: int
+    target: str
+    payload: str
+    received_at: datetime
+    attempts: int
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- engine state ------------------------------------------------------------------------------
+
+    def registry(self) -> Registry:
+        with self.engine.connect() as conn:
+            centers = [_center(r) for r in conn.execute(select(t.centers))]
+            sites = [_site(r) for r in conn.execute(select(t.sites))]
+            devices = [_device(r) for r in conn.execute(select(t.devices))]
+        return Registry.build(centers, sites, devices)
+
+    def one(self, kind: type[Center | Site | Device], item_id: str) -> Center | Site | Device | None:
+        """One center, site or device as the registry holds it, or None if it is gone."""
+        table, build = _KINDS[kind]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.id == item_id)).one_or_none()
+        return None if row is None else build(row)
+
+    def open_alarms(self) -> list[OpenAlarm]:
+        query = select(t.alarms).where(t.alarms.c.state != AlarmState.CLOSED.value)
+        with self.engine.connect() as conn:
+            return [OpenAlarm(
+                id=r.id, seq=r.seq, state=AlarmState(r.state), category=Category(r.category),
+                priority=r.priority, agency=r.agency, test=r.test, restored=r.restored,
+                verified=r.verified, site_id=r.site_id, center_id=r.center_id, source_kind=r.source_kind,
+                source_id=r.source_id, zone=r.zone, signals=r.signals, raised_at=r.raised_at,
+                received_at=r.received_at, updated_at=r.updated_at, message=dict(r.message),
+            ) for r in conn.execute(query)]
+
+    def recent_message_ids(self, since: datetime, limit: int = 2_000_000) -> list[tuple[str, str]]:
+        """(device, message id) of signals received since `since`, oldest first: the dedup memory."""
+        query = (select(t.signals.c.device_id, t.signals.c.msg_id)
+                 .where(t.signals.c.received_at >= since, t.signals.c.msg_id.is_not(None))
+                 .order_by(t.signals.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            rows = [(r.device_id, r.msg_id) for r in conn.execute(query)]
+        rows.reverse()
+        return rows
+
+    def device_states(self) -> dict[str, bool | None]:
+        with self.engine.connect() as conn:
+            return {r.id: r.online for r in conn.execute(select(t.devices.c.id, t.devices.c.online))}
+
+    # -- one batch ---------------------------------------------------------------------------------
+
+    def write(self, writes: Writes) -> None:
+        """Everything of one batch, in one transaction."""
+        with self.engine.begin() as conn:
+            if writes.alarms_new:
+                conn.execute(t.alarms.insert(), list(writes.alarms_new.values()))
+            if writes.alarms_changed:
+                conn.execute(_ALARM_UPDATE, [_b(r) for r in writes.alarms_changed.values()])
+            for table, rows in ((t.history_table, writes.history), (t.signals, writes.signals),
+                                (t.deliveries, writes.deliveries), (t.dead_letters, writes.dead_letters),
+                                (t.unregistered, writes.unregistered)):
+                if rows:
+                    conn.execute(table.insert(), rows)
+            if writes.devices_seen:
+                conn.execute(_DEVICE_UPDATE, [_b(r) for r in writes.devices_seen.values()])
+
+    # -- outbox ------------------------------------------------------------------------------------
+
+    def pending(self, sink: str, now: datetime, limit: int) -> list[PendingDelivery]:
+        """The next deliveries for a sink, most urgent first, then oldest."""
+        d = t.deliveries.c
+        query = (select(d.id, d.alarm_id, d.seq, d.target, d.payload, d.received_at, d.attempts)
+                 .where(d.pending.is_(True), d.sink == sink, d.next_attempt_at <= now)
+                 .order_by(d.priority, d.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [PendingDelivery(*row) for row in conn.execute(query)]
+
+    def mark_sent(self, ids: list[int], at: datetime) -> None:
+        if not ids:
+            return
+        d = t.deliveries.c
+        with self.engine.begin() as conn:
+            conn.execute(update(t.deliveries).where(d.id.in_(ids))
+                         .values(pending=False, sent_at=at, attempts=d.attempts + 1))
+
+    def defer(self, ids: list[int], until: datetime) -> None:
+        if not ids:
+            return
+        d = t.deliveries.c
+        with self.engine.begin() as conn:
+            conn.execute(update(t.deliveries).where(d.id.in_(ids))
+                         .values(next_attempt_at=until, attempts=d.attempts + 1))
+
+    def outbox_stats(self, sink: str, now: datetime) -> tuple[int, float]:
+        """(pending deliveries, age in seconds of the oldest one)."""
+        d = t.deliveries.c
+        query = select(func.count(), func.min(d.created_at)).where(d.pending.is_(True), d.sink == sink)
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = t.UTCDateTime().process_result_value(oldest, self.engine.dialect)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return int(count), max(age, 0.0)
+
+
+def _center(r: Row[Any]) -> Center:
+    return Center(id=r.id, name=r.name, kind=r.kind, parent_id=r.parent_id, ack_deadline_s=r.ack_deadline_s)
+
+
+def _site(r: Row[Any]) -> Site:
+    return Site(id=r.id, name=r.name, kind=r.kind, address=r.address, lat=r.lat, lon=r.lon,
+                door_plate=r.door_plate, pole=r.pole, center_id=r.center_id)
+
+
+def _device(r: Row[Any]) -> Device:
+    return Device(id=r.id, site_id=r.site_id, protocol=r.protocol, account=r.account, topic=r.topic,
+                  supervision_s=r.supervision_s, test_mode=r.test_mode)
+
+
+_KINDS: dict[type[Center | Site | Device], tuple[Table, Callable[[Row[Any]], Center | Site | Device]]] = {
+    Center: (t.centers, _center), Site: (t.sites, _site), Device: (t.devices, _device)}
+
+
+def _b(row: dict[str, object]) -> dict[str, object]:
+    """Rename keys for an UPDATE with bindparams (names must not clash with column names)."""
+    return {f"b_{k}": v for k, v in row.items()}
+
+
+_ALARM_UPDATE = (
+    update(t.alarms).where(t.alarms.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in ("seq", "state", "verified", "restored", "signals",
+                                                 "updated_at", "closed_at", "resolution", "message")})
+)
+_DEVICE_UPDATE = (
+    update(t.devices).where(t.devices.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in ("online", "last_seen_at")})
+)

@@ -1,0 +1,1 @@
+"""The HTTP face of the hub: API, (later) console, /healthz and /metrics."""

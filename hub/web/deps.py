@@ -1,0 +1,95 @@
+"""What every route needs: the hub's context, the caller's identity and role checks, pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from hub.model import Center, Device, Site
+from hub.secrets import Vault
+from hub.web.auth import Principal, Role, lookup
+from hub.web.schemas import Health
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """The hub as the web layer sees it."""
+
+    db: Engine
+    vault: Vault
+    refresh: Callable[[type[Center | Site | Device], str], Future[Any]]
+    health: Callable[[], Health]
+
+
+def context(request: Request) -> WebContext:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, WebContext)
+    return ctx
+
+
+Ctx = Annotated[WebContext, Depends(context)]
+
+
+def principal(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    found = lookup(ctx.db, authorization[7:].strip())
+    if found is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def allow(*roles: Role) -> Callable[..., Principal]:
+    """A dependency admitting admins and the given roles; anyone else with a valid token gets 403."""
+    allowed = {Role.ADMIN, *roles}
+
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in allowed:
+            raise HTTPException(403, f"role {who.role.value!r} may not do this")
+        return who
+
+    return check
+
+
+ANY_ROLE = (Role.TECHNICIAN, Role.OPERATOR, Role.VIEWER)
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    after: str | None
+
+
+def paging(limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+           cursor: Annotated[str | None, Query(max_length=200)] = None) -> Paging:
+    return Paging(limit, decode_cursor(cursor) if cursor else None)
+
+
+def encode_cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise RequestValidationError([{"loc": ("query", "cursor"), "msg": "not a cursor from this API",
+                                       "type": "value_error"}]) from exc
+
+
+def invalid(exc: ValidationError, where: str = "body") -> RequestValidationError:
+    """A pydantic error raised inside a route, as the 422 FastAPI gives for a bad body."""
+    return RequestValidationError([{**e, "loc": (where, *e["loc"])} for e in exc.errors(include_url=False)])
+
+
+def field_error(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])

@@ -1,0 +1,197 @@
+"""Pydantic models of the API's bodies and answers (CONTRACT.md). Validation errors become 422s."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ObjectId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+                                description="Letters, digits and _ . : - (up to 64)")]
+Text = Annotated[str, Field(max_length=500)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+CenterKind = Literal["110", "station", "community"]
+Protocol = Literal["mqtt", "zigbee2mqtt", "sia"]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Seconds = Annotated[int, Field(ge=10, le=7 * 86400)]
+_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+
+T = TypeVar("T")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None
+
+
+# -- centers -----------------------------------------------------------------------------------------
+
+class CenterPatch(_In):
+    name: Name | None = None
+    kind: CenterKind | None = None
+    parent_id: ObjectId | None = None
+    ack_deadline_s: Seconds | None = Field(None, description="Escalate to the parent after this")
+
+
+class CenterIn(CenterPatch):
+    id: ObjectId
+    name: Name
+    kind: CenterKind
+    ack_deadline_s: Seconds = 120
+
+
+class CenterOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    ack_deadline_s: int
+
+
+# -- sites -------------------------------------------------------------------------------------------
+
+class SitePatch(_In):
+    name: Name | None = None
+    kind: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    address: Text | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
+    door_plate: Annotated[str, Field(max_length=100)] | None = None
+    pole: Annotated[str, Field(max_length=100)] | None = None
+    center_id: ObjectId | None = None
+
+
+class SiteIn(SitePatch):
+    id: ObjectId
+    name: Name
+    kind: Annotated[str, Field(min_length=1, max_length=32)] = "shop"
+    address: Text = ""
+    door_plate: Annotated[str, Field(max_length=100)] = ""
+    pole: Annotated[str, Field(max_length=100)] = ""
+
+
+class SiteOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    address: str
+    lat: float | None
+    lon: float | None
+    door_plate: str
+    pole: str
+    center_id: str | None
+
+
+# -- devices -----------------------------------------------------------------------------------------
+
+def check_aes_key(key: str) -> str:
+    """16/24/32 ASCII characters, or 32/48/64 hex digits (AES-128/192/256)."""
+    if len(key) in (32, 48, 64) and _HEX.match(key):
+        return key
+    if len(key) in (16, 24, 32) and key.isascii() and key.isprintable():
+        return key
+    raise ValueError("an AES key is 16, 24 or 32 ASCII characters, or 32, 48 or 64 hex digits")
+
+
+class DevicePatch(_In):
+    site_id: ObjectId | None = None
+    protocol: Protocol | None = None
+    account: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{3,16}$", description="SIA account")] | None = None
+    key: Annotated[str, Field(description="AES key, write-only, stored encrypted")] | None = None
+    topic: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^#+\s]+$")] | None = None
+    supervision_s: Seconds | None = Field(None, description="Expected reporting interval; none: unsupervised")
+    test_mode: bool | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return None if value is None else check_aes_key(value)
+
+
+class DeviceIn(DevicePatch):
+    id: ObjectId
+    site_id: ObjectId
+    protocol: Protocol = "mqtt"
+    test_mode: bool = False
+
+    @model_validator(mode="after")
+    def _protocol_fields(self) -> DeviceIn:
+        check_device_fields(self.model_dump())
+        return self
+
+
+def check_device_fields(values: dict[str, Any]) -> None:
+    if values.get("protocol") == "zigbee2mqtt" and not values.get("topic"):
+        raise ValueError("a zigbee2mqtt device needs its state topic in 'topic'")
+    if values.get("protocol") == "sia" and not values.get("account"):
+        raise ValueError("a SIA device needs its account in 'account'")
+
+
+class DeviceOut(BaseModel):
+    id: str
+    site_id: str
+    protocol: str
+    account: str | None
+    has_key: bool
+    topic: str | None
+    supervision_s: int | None
+    test_mode: bool
+    online: bool | None
+    last_seen_at: datetime | None
+
+
+# -- others ------------------------------------------------------------------------------------------
+
+class TokenIn(_In):
+    role: Literal["admin", "technician", "operator", "viewer"]
+    name: Name
+
+
+class TokenOut(BaseModel):
+    token: str
+    role: str
+    name: str
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    at: datetime
+    source: str
+    topic: str
+    reason: str
+    detail: str
+    raw: str = Field(description="The bytes as received, base64")
+
+
+class UnregisteredOut(BaseModel):
+    id: int
+    at: datetime
+    source: str
+    device_key: str
+    topic: str
+    raw: str = Field(description="The bytes as received, base64")
+
+
+class HistoryOut(BaseModel):
+    seq: int
+    change: str
+    state: str
+    at: datetime
+    actor: str
+    detail: dict[str, Any] | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: bool
+    site_broker: bool
+    cc_broker: bool
+    embedded_broker: str | None
