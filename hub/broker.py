@@ -107,7 +107,9 @@ class EmbeddedBroker:
         conf = self.data_dir / "mosquitto.conf"
         conf.write_text(_MOSQUITTO_CONF.format(port=self.port, data=self.data_dir.resolve(),
                                                user=getpass.getuser()))
-        self._process = subprocess.Popen([binary, "-c", str(conf.resolve())], stdin=subprocess.DEVNULL)
+        # Its own session: a Ctrl-C in the terminal reaches the hub, which stops the broker after itself.
+        self._process = subprocess.Popen([binary, "-c", str(conf.resolve())], stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         # Our own pid file (Mosquitto writes one only when it daemonises): lets a restarted hub adopt it.
         (self.data_dir / "mosquitto.pid").write_text(str(self._process.pid))
         wait_port(self.port, 10)

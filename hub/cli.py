@@ -8,12 +8,14 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from hub import config as hub_config
+from hub.app import Hub
 from hub.errors import ConfigError, HubError
 
 log = logging.getLogger("hub")
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     if args.command == "check-config":
         return check_config(args.file)
@@ -44,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.command == "demo":
-            from hub.demo import run_demo  # the simulators are only needed here
+            from hub.demo import Demo  # the simulators are only needed here
 
-            return asyncio.run(run_demo(cfg, devices=args.devices, rate=args.rate))
+            return asyncio.run(serve(cfg, Demo(cfg, devices=args.devices, rate=args.rate).run))
         return asyncio.run(serve(cfg))
     except HubError as exc:
         print(f"hub: {exc}", file=sys.stderr)
@@ -77,9 +80,9 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-async def serve(cfg: hub_config.HubConfig) -> int:
-    """Start the hub, serve HTTP until a signal, then stop cleanly."""
-    from hub.app import Hub
+async def serve(cfg: hub_config.HubConfig,
+                after_start: Callable[[Hub], Coroutine[Any, Any, None]] | None = None) -> int:
+    """Start the hub, serve HTTP until a signal, then stop cleanly. `after_start` runs beside it."""
     from hub.web.app import create_app
 
     hub = Hub(cfg)
@@ -94,7 +97,12 @@ async def serve(cfg: hub_config.HubConfig) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, server.request_exit)
         log.info("serving http://%s", cfg.http)
-        await server.serve()
+        if after_start is None:
+            await server.serve()
+        else:
+            side = asyncio.create_task(after_start(hub))
+            await server.serve()
+            side.cancel()
     finally:
         log.info("stopping")
         await asyncio.to_thread(hub.stop)

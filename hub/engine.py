@@ -12,12 +12,16 @@ Rules (ALARMS.md, receiving-center practice):
   case it re-arms it (`updated`);
 - a restore marks the alarm restored (`restored`); it stays open for an operator to close (alarms
   latch until reset by a person, GB 50394);
-- a device in test mode raises test alarms that are stored but never sent to a center.
+- a device in test mode raises test alarms that are stored but never sent to a center;
+- a restore may overtake its alarm (a broker's redelivery after a reconnect, a panel's retry): a
+  restore with no open alarm is remembered with its device time, and an alarm raised later whose
+  device time is not after it is raised restored.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +34,8 @@ from hub.writes import Row, Writes
 
 CC_SINK = "cc"
 _SEEN_MAX = 2_000_000
+_EARLY_MAX = 100_000
+Key = tuple[str, str, str]
 _SOURCE_KIND = {Source.CAMERA: "camera", Source.SUPERVISOR: "supervisor"}
 
 
@@ -88,15 +94,18 @@ class Engine:
         self.open: dict[tuple[str, str, str], OpenAlarm] = {}
         self.by_id: dict[str, OpenAlarm] = {}
         self.seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.early: OrderedDict[Key, datetime] = OrderedDict()
 
     # -- state -------------------------------------------------------------------------------------
 
-    def load(self, registry: Registry, open_alarms: list[OpenAlarm], seen_ids: list[tuple[str, str]]) -> None:
+    def load(self, registry: Registry, open_alarms: list[OpenAlarm], seen_ids: list[tuple[str, str]],
+             early_restores: Sequence[tuple[Key, datetime]] = ()) -> None:
         """Replace all state with what the store holds."""
         self.registry = registry
         self.open = {a.key: a for a in open_alarms}
         self.by_id = {a.id: a for a in open_alarms}
         self.seen = OrderedDict((k, None) for k in seen_ids[-_SEEN_MAX:])
+        self.early = OrderedDict(early_restores[-_EARLY_MAX:])
 
     def _remember(self, device_id: str, msg_id: str) -> bool:
         """True if this message id is new for this device."""
@@ -125,6 +134,7 @@ class Engine:
         alarm = self.open.get((signal.device_id, signal.category.value, signal.zone))
         if alarm is None:
             if signal.qualifier is Qualifier.RESTORE:
+                self._remember_early(signal)
                 return Outcome(SignalResult.ACCEPTED)  # the restore of nothing open: logged only
             return self._raise(signal, writes)
         alarm.signals += 1
@@ -161,7 +171,22 @@ class Engine:
         )
         self.open[alarm.key] = alarm
         self.by_id[alarm.id] = alarm
-        return self._emit(alarm, Change.NEW, signal.received_at, writes)
+        outcome = self._emit(alarm, Change.NEW, signal.received_at, writes)
+        restored_at = self.early.pop(alarm.key, None)
+        if restored_at is not None and signal.device_time is not None and restored_at >= signal.device_time:
+            alarm.restored = True
+            alarm.signals += 1
+            self._emit(alarm, Change.RESTORED, signal.received_at, writes)
+        return outcome
+
+    def _remember_early(self, signal: Signal) -> None:
+        if signal.device_time is None:
+            return  # without device times, arrival order is all there is
+        key = (signal.device_id, signal.category.value, signal.zone)
+        self.early.pop(key, None)
+        self.early[key] = signal.device_time
+        if len(self.early) > _EARLY_MAX:
+            self.early.popitem(last=False)
 
     def _emit(self, alarm: OpenAlarm, change: Change, at: datetime, writes: Writes,
               actor: str = "hub") -> Outcome:

@@ -34,6 +34,7 @@ from hub.writes import Writes
 log = logging.getLogger(__name__)
 _LAST_SEEN_FLUSH_S = 30.0
 _DEDUP_MEMORY = timedelta(days=7)
+_EARLY_RESTORE_MEMORY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,8 @@ class Pipeline:
         """(Re)build the engine and the supervisor from the store."""
         registry = self.store.registry()
         seen = self.store.recent_message_ids(utcnow() - _DEDUP_MEMORY)
-        self.engine.load(registry, self.store.open_alarms(), seen)
+        early = self.store.early_restores(utcnow() - _EARLY_RESTORE_MEMORY)
+        self.engine.load(registry, self.store.open_alarms(), seen, early)
         faulted = [d for d, online in self.store.device_states().items() if online is False]
         self.supervisor.load(registry.devices.values(), time.time(), faulted, self.startup_grace_s)
 

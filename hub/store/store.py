@@ -72,6 +72,16 @@ class Store:
         rows.reverse()
         return rows
 
+    def early_restores(self, since: datetime) -> list[tuple[tuple[str, str, str], datetime]]:
+        """Restores that found no open alarm (they may have overtaken it), oldest first."""
+        c = t.signals.c
+        query = (select(c.device_id, c.category, c.zone, c.device_time)
+                 .where(c.received_at >= since, c.qualifier == "restore", c.alarm_id.is_(None),
+                        c.device_time.is_not(None))
+                 .order_by(c.id))
+        with self.engine.connect() as conn:
+            return [((r.device_id, r.category, r.zone), r.device_time) for r in conn.execute(query)]
+
     def device_states(self) -> dict[str, bool | None]:
         with self.engine.connect() as conn:
             return {r.id: r.online for r in conn.execute(select(t.devices.c.id, t.devices.c.online))}
