@@ -80,6 +80,7 @@ class Hub:
         self.site = SiteLink(BrokerAddress.parse(site_url), cfg.mqtt.client_id,
                              [topic for d in decoders for topic in d.subscriptions()], self.pipeline,
                              cfg.mqtt.keepalive_s)
+        metrics.DEVICES.source = self.pipeline.device_health
         for part in (self.pipeline, self.forwarder, self.site):
             part.start()
             self._started.append(part)

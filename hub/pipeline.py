@@ -90,8 +90,10 @@ class Pipeline:
         seen = self.store.recent_message_ids(utcnow() - _DEDUP_MEMORY)
         early = self.store.early_restores(utcnow() - _EARLY_RESTORE_MEMORY)
         self.engine.load(registry, self.store.open_alarms(), seen, early)
-        faulted = [d for d, online in self.store.device_states().items() if online is False]
+        states = self.store.device_states()
+        faulted = [d for d, (online, _) in states.items() if online is False]
         self.supervisor.load(registry.devices.values(), time.time(), faulted, self.startup_grace_s)
+        self.supervisor.heard_at = {d: seen.timestamp() for d, (_, seen) in states.items() if seen}
 
     # -- inputs (any thread) -----------------------------------------------------------------------
 
@@ -119,6 +121,17 @@ class Pipeline:
                 self.supervisor.put(item, time.time())
 
         return self.call(run)
+
+    def device_health(self) -> list[metrics.DeviceHealth]:
+        """For /metrics, from any thread: copies are taken first (each copy is atomic under the GIL)."""
+        devices = dict(self.engine.registry.devices)
+        interval = dict(self.supervisor.interval)
+        heard = dict(self.supervisor.heard_at)
+        faulted = set(self.supervisor.faulted)
+        now = time.time()
+        return [metrics.DeviceHealth(device=d, site=devices[d].site_id if d in devices else "",
+                                     up=d not in faulted, age=now - heard[d] if d in heard else None)
+                for d in interval]
 
     # -- the thread --------------------------------------------------------------------------------
 

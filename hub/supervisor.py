@@ -20,6 +20,7 @@ class Supervisor:
         self.interval: dict[str, float] = {}
         self.last_seen: dict[str, float] = {}
         self.faulted: set[str] = set()
+        self.heard_at: dict[str, float] = {}  # when really heard (last_seen also moves on restarts)
         self._heap: list[tuple[float, str]] = []
 
     def load(self, devices: Iterable[Device], now: float, faulted: Iterable[str],
@@ -60,6 +61,7 @@ class Supervisor:
         if device_id not in self.interval:
             return None
         self.last_seen[device_id] = now
+        self.heard_at[device_id] = now
         if device_id not in self.faulted:
             return None
         self.faulted.discard(device_id)

@@ -407,6 +407,11 @@ class Fleet:
         data = payload.encode() if isinstance(payload, str) else payload
         return self._send_and_wait(_Outgoing(self.topic(device_id, kind), data, None))
 
+    def publish_topic(self, topic: str, payload: bytes | str) -> bool:
+        """Publish arbitrary bytes on any topic (zigbee2mqtt state, garbage floods); waits for PUBACK."""
+        data = payload.encode() if isinstance(payload, str) else payload
+        return self._send_and_wait(_Outgoing(topic, data, None))
+
     # -- schedules -----------------------------------------------------------------------------
 
     def run(

@@ -22,7 +22,7 @@ BACKENDS = ["sqlite", "postgresql"]
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     if not Path("/usr/lib/postgresql/15/bin/postgres").exists() and not shutil.which("pg_ctl"):
-        pytest.fail("PostgreSQL 15 is not installed: the test command installs it (apt-get install postgresql)")
+        pytest.fail("PostgreSQL 15 is not installed: `make test` installs it (apt-get install postgresql)")
     server = Postgres(tmp_path_factory.mktemp("pg"))
     server.start()
     yield server
@@ -56,7 +56,8 @@ def cc_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, database_url: str, site_broker: Mosquitto, cc_broker: Mosquitto) -> Iterator[HubProcess]:
+def hub(tmp_path: Path, database_url: str, site_broker: Mosquitto,
+        cc_broker: Mosquitto) -> Iterator[HubProcess]:
     process = HubProcess(tmp_path / "hub", database_url=database_url, mqtt_url=site_broker.url,
                          cc_mqtt_url=cc_broker.url,
                          config={"supervision": {"grace_s": 1.0}})

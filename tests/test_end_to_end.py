@@ -149,7 +149,7 @@ def test_zigbee2mqtt_state_transitions_become_events(
                       '{"contact": false, "battery": 89}',  # unchanged: nothing
                       '{"contact": true, "tamper": true}',  # closed: restore; tamper
                       '{"contact": true, "action": "emergency"}'):
-            fleet._client.publish("zigbee2mqtt/front_door", state, qos=1).wait_for_publish(5)
+            assert fleet.publish_topic("zigbee2mqtt/front_door", state)
     assert consumer.wait_count(4, timeout=15), consumer.report()
     got = [(m.data["category"], m.data["change"]) for m in consumer.messages() if m.data]
     assert sorted(got) == sorted([("burglary", "new"), ("burglary", "restored"), ("tamper", "new"),

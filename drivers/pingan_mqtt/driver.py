@@ -84,7 +84,8 @@ def _reason(exc: ValidationError) -> str:
         return "not_json"
     if any(e["type"] == "model_type" or e["type"] == "model_attributes_type" for e in errors):
         return "not_an_object"
-    if any(e["loc"][:1] == ("event",) and e["type"] == "literal_error" for e in errors):
+    if any(e["loc"][:1] == ("event",) and e["type"] == "literal_error" and isinstance(e["input"], str)
+           for e in errors):
         return "unknown_event"
     if any(e["loc"][:1] == ("ts",) and e["type"] == "timezone_aware" for e in errors):
         return "time_without_zone"

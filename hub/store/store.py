@@ -82,9 +82,11 @@ class Store:
         with self.engine.connect() as conn:
             return [((r.device_id, r.category, r.zone), r.device_time) for r in conn.execute(query)]
 
-    def device_states(self) -> dict[str, bool | None]:
+    def device_states(self) -> dict[str, tuple[bool | None, datetime | None]]:
+        """device → (online, last seen) as last stored."""
+        query = select(t.devices.c.id, t.devices.c.online, t.devices.c.last_seen_at)
         with self.engine.connect() as conn:
-            return {r.id: r.online for r in conn.execute(select(t.devices.c.id, t.devices.c.online))}
+            return {r.id: (r.online, r.last_seen_at) for r in conn.execute(query)}
 
     # -- one batch ---------------------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""Supervision end to end: a silent device becomes a comm_fault alarm, its return a restore."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from simulators.consumer import Consumer
+from simulators.fleet import Fleet
+from tests.fixtures.hubproc import HubProcess
+from tests.fixtures.servers import Mosquitto
+
+INTERVAL_S = 10
+GRACE_S = 1.0  # set by the `hub` fixture
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_silent_device_raises_comm_fault_on_time_and_restores(
+        hub: HubProcess, site_broker: Mosquitto, consumer: Consumer) -> None:
+    hub.register(["quiet", "chatty"], supervision_s=INTERVAL_S)
+    with Fleet(site_broker.url, ["quiet", "chatty"]) as fleet:
+        fleet.publish_heartbeat("quiet")
+        last_heard = time.time()
+        for _ in range(int(INTERVAL_S + GRACE_S + 4) * 2):
+            fleet.publish_heartbeat("chatty")
+            time.sleep(0.5)
+        assert consumer.wait_count(1, timeout=5)
+        fault = consumer.messages()[0]
+        assert fault.data is not None
+        assert (fault.data["category"], fault.data["source"]["id"], fault.data["priority"]) == \
+            ("comm_fault", "quiet", 4)
+        assert fault.data["source"]["kind"] == "supervisor"
+        deadline = last_heard + INTERVAL_S + GRACE_S
+        assert deadline - 0.5 <= fault.arrival <= deadline + 2.0, fault.arrival - deadline
+        assert hub.metric("hub_device_up", device="quiet", site="site-quiet") == 0
+        assert hub.metric("hub_device_up", device="chatty", site="site-chatty") == 1
+        assert hub.metric("hub_device_last_seen_age_seconds", device="quiet") >= INTERVAL_S
+        fleet.publish_heartbeat("quiet")
+    assert consumer.wait_count(2, timeout=10)
+    restore = consumer.messages()[1].data
+    assert restore is not None and (restore["change"], restore["seq"]) == ("restored", 2)
+    assert hub.metric("hub_device_up", device="quiet", site="site-quiet") == 1
+    stored = hub.api.get("/api/v1/devices/quiet").json()
+    assert stored["online"] is True and stored["last_seen_at"] is not None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_fault_state_survives_a_restart(hub: HubProcess, site_broker: Mosquitto, consumer: Consumer) -> None:
+    hub.register(["gone"], supervision_s=INTERVAL_S)
+    assert consumer.wait_count(1, timeout=INTERVAL_S + GRACE_S + 5)  # never heard: faults after one interval
+    hub.stop()
+    hub.start()
+    assert hub.api.get("/api/v1/devices/gone").json()["online"] is False
+    assert hub.metric("hub_device_up", device="gone", site="site-gone") == 0
+    with Fleet(site_broker.url, ["gone"]) as fleet:
+        fleet.publish_heartbeat("gone")
+    assert consumer.wait_count(2, timeout=10)
+    assert [m.data["change"] for m in consumer.messages() if m.data] == ["new", "restored"]
+    time.sleep(1.0)
+    assert len(consumer.messages()) == 2, "one fault, one restore: no repeat after the restart"
