@@ -56,7 +56,7 @@ class Hub:
 
         site_url, cc_url = cfg.mqtt.url, cfg.mqtt.cc_url
         if site_url is None:
-            self.broker = EmbeddedBroker(cfg.data_dir, cfg.mqtt.embedded_port)
+            self.broker = EmbeddedBroker(cfg.data_dir, cfg.mqtt.embedded_port, cfg.mqtt.embedded_broker)
             self.broker.start()
             self._started.append(self.broker)
             site_url = self.broker.url

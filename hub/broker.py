@@ -60,9 +60,10 @@ def wait_port(port: int, timeout: float) -> None:
 
 
 class EmbeddedBroker:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, prefer: str = "auto") -> None:
         self.data_dir = data_dir / "mosquitto"
         self.port = port
+        self.prefer = prefer
         self.kind = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
@@ -82,7 +83,9 @@ class EmbeddedBroker:
                               "listening there, or free the port")
         mosquitto = shutil.which("mosquitto") or next(
             (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None)
-        if mosquitto:
+        if self.prefer == "mosquitto" and not mosquitto:
+            raise ConfigError("mqtt.embedded_broker is 'mosquitto' but mosquitto is not installed")
+        if mosquitto and self.prefer != "amqtt":
             self._start_mosquitto(mosquitto)
         else:
             self._start_amqtt()
@@ -122,17 +125,29 @@ class EmbeddedBroker:
         config = {"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
                   "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}}
         ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def boot() -> None:
+            self._amqtt = Broker(config)
+            await self._amqtt.start()
 
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
-            self._amqtt = Broker(config, loop=self._loop)
-            self._loop.run_until_complete(self._amqtt.start())
-            ready.set()
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(boot())
+            except BaseException as exc:  # handed to the starting thread below
+                failure.append(exc)
+                return
+            finally:
+                ready.set()
             self._loop.run_forever()
 
         self._thread = threading.Thread(target=serve, name="amqtt", daemon=True)
         self._thread.start()
         ready.wait(10)
+        if failure:
+            raise Unavailable(f"the embedded amqtt broker failed to start: {failure[0]}") from failure[0]
         wait_port(self.port, 10)
         self.kind = "amqtt"
         log.warning("embedded broker: Mosquitto is not installed, using amqtt in process on 127.0.0.1:%d. "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -34,6 +34,8 @@ class MqttSettings(_Strict):
     max_payload_bytes: int = Field(65536, ge=256, le=16 * 1024 * 1024,
                                    description="Larger messages are rejected and dead-lettered")
     embedded_port: int = Field(1883, ge=1, le=65535, description="Port of the embedded broker")
+    embedded_broker: Literal["auto", "mosquitto", "amqtt"] = Field(
+        "auto", description="Embedded broker when no URL is set: Mosquitto if installed (auto), or amqtt")
 
     @field_validator("url", "cc_url")
     @classmethod
