@@ -21,11 +21,13 @@ from hub.model import Center, Device, Site, utcnow
 from hub.secrets import Vault
 from hub.store import schema as t
 from hub.web import schemas as s
-from hub.web.auth import Role
+from hub.web.auth import Principal, Role
 from hub.web.deps import Ctx, Paging, allow, encode_cursor, field_error, invalid, paging
 
 Row = dict[str, Any]
+Technician = Annotated[Principal, Depends(allow(Role.TECHNICIAN))]
 _REFRESH_TIMEOUT_S = 10.0
+_SECRET_FIELDS = frozenset({"key"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +85,12 @@ def router() -> APIRouter:
 
 
 def _mount(api: APIRouter, res: Resource) -> None:
-    writer = Depends(allow(Role.TECHNICIAN))
     reader = Depends(allow(Role.TECHNICIAN, Role.VIEWER))
     tag: list[str | Enum] = [res.path]
     base = f"/api/v1/{res.path}"
 
-    @api.post(base, status_code=201, response_model=res.out, tags=tag, dependencies=[writer],
-              openapi_extra=_body_schema(res.create))
-    def create(body: dict[str, Any], ctx: Ctx) -> Row:
+    @api.post(base, status_code=201, response_model=res.out, tags=tag, openapi_extra=_body_schema(res.create))
+    def create(body: dict[str, Any], ctx: Ctx, who: Technician) -> Row:
         values = _validate(res.create, body)
         now = utcnow()
         with _conflicts(), ctx.db.begin() as conn:
@@ -99,6 +99,7 @@ def _mount(api: APIRouter, res: Resource) -> None:
             _check(conn, res, values, values["id"])
             conn.execute(insert(res.table).values(**res.to_row(values, ctx.vault), created_at=now,
                                                   updated_at=now))
+            _audit(conn, who, "create", res, values["id"], values)
         _refresh(ctx, res, values["id"])
         return _read(ctx, res, values["id"])
 
@@ -118,9 +119,8 @@ def _mount(api: APIRouter, res: Resource) -> None:
     def read(item_id: str, ctx: Ctx) -> Row:
         return _read(ctx, res, item_id)
 
-    @api.patch(base + "/{item_id}", response_model=res.out, tags=tag, dependencies=[writer],
-               openapi_extra=_body_schema(res.patch))
-    def patch(item_id: str, body: dict[str, Any], ctx: Ctx) -> Row:
+    @api.patch(base + "/{item_id}", response_model=res.out, tags=tag, openapi_extra=_body_schema(res.patch))
+    def patch(item_id: str, body: dict[str, Any], ctx: Ctx, who: Technician) -> Row:
         changes = _validate(res.patch, body, exclude_unset=True)
         with _conflicts(), ctx.db.begin() as conn:
             current = _get(conn, res, item_id)
@@ -134,11 +134,12 @@ def _mount(api: APIRouter, res: Resource) -> None:
             if row:
                 conn.execute(update(res.table).where(res.table.c.id == item_id)
                              .values(**row, updated_at=utcnow()))
+            _audit(conn, who, "update", res, item_id, changes)
         _refresh(ctx, res, item_id)
         return _read(ctx, res, item_id)
 
-    @api.delete(base + "/{item_id}", status_code=204, tags=tag, dependencies=[writer])
-    def remove(item_id: str, ctx: Ctx) -> Response:
+    @api.delete(base + "/{item_id}", status_code=204, tags=tag)
+    def remove(item_id: str, ctx: Ctx, who: Technician) -> Response:
         with ctx.db.begin() as conn:
             if _get(conn, res, item_id) is None:
                 raise HTTPException(404, f"no {res.path[:-1]} {item_id!r}")
@@ -146,6 +147,7 @@ def _mount(api: APIRouter, res: Resource) -> None:
                 if conn.execute(select(table.c.id).where(table.c[column] == item_id).limit(1)).first():
                     raise HTTPException(409, f"{res.path[:-1]} {item_id!r} is still used by {table.name}")
             conn.execute(delete(res.table).where(res.table.c.id == item_id))
+            _audit(conn, who, "delete", res, item_id, {})
         _refresh(ctx, res, item_id)
         return Response(status_code=204)
 
@@ -195,6 +197,13 @@ def _check(conn: Connection, res: Resource, values: Row, item_id: str) -> None:
                                                           res.table.c.id != item_id)).first()
         if clash is not None:
             raise HTTPException(409, f"{column} {value!r} is already used by {clash.id!r}")
+
+
+def _audit(conn: Connection, who: Principal, action: str, res: Resource, item_id: str, values: Row) -> None:
+    """Who changed what, in the same transaction as the change. Secrets are named, never recorded."""
+    detail = {k: ("(set)" if k in _SECRET_FIELDS else v) for k, v in values.items() if k != "id"}
+    conn.execute(insert(t.audit).values(at=utcnow(), actor=who.name, action=action,
+                                        target_kind=res.path[:-1], target_id=item_id, detail=detail))
 
 
 @contextmanager
