@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from drivers.base import Decoder, Inbound
 from hub import metrics
@@ -172,7 +172,8 @@ class Pipeline:
         for fault in faults:
             metrics.SUPERVISION_LATENESS.observe(max(self.supervisor.lateness(fault.device_id, now), 0.0))
             self._fault(fault, writes, tally)
-        if not self._commit(writes, items):
+        if not self._commit(writes):
+            self._isolate(items, faults)
             return
         for item in items:
             if isinstance(item, Message):
@@ -264,9 +265,8 @@ class Pipeline:
 
     # -- commit ------------------------------------------------------------------------------------
 
-    def _commit(self, writes: Writes, items: list[Item]) -> bool:
-        """Commit, retrying while the database is unavailable. A batch the database refuses for good
-        (a bug, not an outage) is kept whole in the dead-letter store instead of wedging the hub."""
+    def _commit(self, writes: Writes) -> bool:
+        """Commit, retrying while the database is unavailable. False: the database refused it for good."""
         delay = 0.1
         while True:
             started = time.perf_counter()
@@ -275,30 +275,41 @@ class Pipeline:
                     self.store.write(writes)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                 return True
-            except IntegrityError:
-                log.exception("the store refused a batch of %d inputs; keeping them as dead letters",
-                              len(items))
-                metrics.STORE_ERRORS.labels("pipeline").inc()
-                self._quarantine(items)
-                return False
-            except (OperationalError, DBAPIError) as exc:
+            except (OperationalError, InterfaceError) as exc:
                 metrics.STORE_ERRORS.labels("pipeline").inc()
                 log.error("database unavailable (%s); retrying in %.1f s", exc.__class__.__name__, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            except DBAPIError:
+                # Refused for good (a constraint, a value the database cannot hold): a bug or an input we
+                # failed to reject, not an outage. Retrying would hold up every alarm behind it.
+                log.exception("the store refused a batch")
+                metrics.STORE_ERRORS.labels("pipeline").inc()
+                return False
+
+    def _isolate(self, items: list[Item], faults: list[Signal]) -> None:
+        """Find the input the store refuses: rebuild the engine from the store, then take the batch
+        again one input per commit, so only the culprit ends in the dead-letter store. (Supervision
+        faults of the batch are found again from the reloaded deadlines.)"""
+        self.load()
+        if len(items) == 1 and not faults:
+            self._quarantine(items)
+            return
+        for item in items:
+            self._turn([item], [])
 
     def _quarantine(self, items: list[Item]) -> None:
         writes = Writes()
         for item in items:
             if isinstance(item, Message):
-                self._dead_letter(item.inbound, Source.MQTT, Rejected("store_refused"), writes)
+                reason = Rejected("store_refused", "the database refused to store what this input became")
+                self._dead_letter(item.inbound, Source.MQTT, reason, writes)
             else:
                 item.future.set_exception(RuntimeError("the store refused the change"))
-        self._commit(writes, [])
-        for item in items:
-            if isinstance(item, Message):
-                item.ack()
-        self.load()
+        if self._commit(writes):
+            for item in items:
+                if isinstance(item, Message):
+                    item.ack()
 
 
 def _drain(first: object, q: queue.Queue[Item | object], limit: int) -> Iterator[object]:

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import UTC
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from drivers.base import Decoded, Inbound
 from drivers.pingan_mqtt.config import Settings
@@ -32,6 +40,13 @@ class EventPayload(BaseModel):
     ts: AwareDatetime | None = None
     id: str | None = Field(None, min_length=1, max_length=128)
     text: str = Field("", max_length=500)
+
+    @field_validator("cid", "zone", "partition", "id", "text")
+    @classmethod
+    def _no_nul(cls, value: Code | None) -> Code | None:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @model_validator(mode="after")
     def _one_of_event_or_cid(self) -> EventPayload:

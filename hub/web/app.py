@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -23,6 +26,22 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(resources.router())
     app.include_router(alarms.router())
     app.include_router(inspection.router())
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        """Where and why, without echoing the input back: it may be huge, or a value JSON cannot carry
+        (NaN, a lone surrogate), which would turn a 422 into a 500."""
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """No id or filter contains U+0000, and PostgreSQL could not even look one up."""
+        if "\x00" in unquote(request.url.path) or "\x00" in unquote(request.url.query):
+            return JSONResponse({"detail": [{"loc": ["path"], "msg": "NUL characters are not allowed",
+                                             "type": "value_error"}]}, status_code=422)
+        return await call_next(request)
 
     @app.exception_handler(NotFound)
     async def not_found(_r: Request, exc: NotFound) -> JSONResponse:
@@ -46,5 +65,5 @@ def create_app(ctx: WebContext) -> FastAPI:
         token = issue(ctx.db, body.name, Role(body.role))
         return TokenOut(token=token, role=body.role, name=body.name)
 
-    del not_found, conflict, healthz, prometheus, tokens
+    del unprocessable, refuse_nul, not_found, conflict, healthz, prometheus, tokens
     return app

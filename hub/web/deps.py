@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -79,11 +78,15 @@ def encode_cursor(value: object) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
+    bad = RequestValidationError([{"loc": ("query", "cursor"), "msg": "not a cursor from this API",
+                                   "type": "value_error"}])
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise RequestValidationError([{"loc": ("query", "cursor"), "msg": "not a cursor from this API",
-                                       "type": "value_error"}]) from exc
+        value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except ValueError as exc:  # binascii.Error, non-ASCII input and bad UTF-8 are all ValueErrors
+        raise bad from exc
+    if not value or "\x00" in value:
+        raise bad
+    return value
 
 
 def invalid(exc: ValidationError, where: str = "body") -> RequestValidationError:

@@ -51,6 +51,7 @@ class Resource:
     unique: tuple[str, ...] = ()
     to_row: Callable[[Row, Vault], Row] = field(default=lambda values, _vault: values)
     from_row: Callable[[Row], Row] = field(default=lambda row: row)
+    rules: Callable[[Connection, Row, str], None] = field(default=lambda conn, values, item_id: None)
 
 
 def _device_to_row(values: Row, vault: Vault) -> Row:
@@ -65,15 +66,32 @@ def _device_from_row(row: Row) -> Row:
     return {**row, "has_key": row.get("key_enc") is not None}
 
 
+def _device_rules(_conn: Connection, values: Row, _item_id: str) -> None:
+    required = s.REQUIRED_BY_PROTOCOL.get(values["protocol"])
+    if required is not None and not values.get(required[0]):
+        raise field_error(*required)
+
+
+def _center_rules(conn: Connection, values: Row, item_id: str) -> None:
+    """The centers form a tree (110 → station → community): a new parent must not lead back here."""
+    parent = values.get("parent_id")
+    seen = {item_id}
+    while parent is not None:
+        if parent in seen:
+            raise field_error("parent_id", f"{values.get('parent_id')!r} would make the centers a cycle")
+        seen.add(parent)
+        parent = conn.execute(select(t.centers.c.parent_id).where(t.centers.c.id == parent)).scalar()
+
+
 RESOURCES = (
     Resource("centers", t.centers, Center, s.CenterIn, s.CenterPatch, s.CenterOut,
              references=(Reference("parent_id", t.centers),),
-             referenced_by=((t.centers, "parent_id"), (t.sites, "center_id"))),
+             referenced_by=((t.centers, "parent_id"), (t.sites, "center_id")), rules=_center_rules),
     Resource("sites", t.sites, Site, s.SiteIn, s.SitePatch, s.SiteOut,
              references=(Reference("center_id", t.centers),), referenced_by=((t.devices, "site_id"),)),
     Resource("devices", t.devices, Device, s.DeviceIn, s.DevicePatch, s.DeviceOut,
              references=(Reference("site_id", t.sites),), unique=("account", "topic"),
-             to_row=_device_to_row, from_row=_device_from_row),
+             to_row=_device_to_row, from_row=_device_from_row, rules=_device_rules),
 )
 
 
@@ -197,6 +215,7 @@ def _check(conn: Connection, res: Resource, values: Row, item_id: str) -> None:
                                                           res.table.c.id != item_id)).first()
         if clash is not None:
             raise HTTPException(409, f"{column} {value!r} is already used by {clash.id!r}")
+    res.rules(conn, values, item_id)
 
 
 def _audit(conn: Connection, who: Principal, action: str, res: Resource, item_id: str, values: Row) -> None:

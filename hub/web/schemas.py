@@ -6,12 +6,23 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+
+def no_nul(value: str) -> str:
+    """PostgreSQL cannot store U+0000 in text, and no name or address needs it."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Clean = AfterValidator(no_nul)
 ObjectId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
                                 description="Letters, digits and _ . : - (up to 64)")]
-Text = Annotated[str, Field(max_length=500)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=500), Clean]
+Name = Annotated[str, Field(min_length=1, max_length=200), Clean]
+Short = Annotated[str, Field(max_length=100), Clean]
+Kind = Annotated[str, Field(min_length=1, max_length=32), Clean]
 CenterKind = Literal["110", "station", "community"]
 Protocol = Literal["mqtt", "zigbee2mqtt", "sia"]
 Lat = Annotated[float, Field(ge=-90, le=90)]
@@ -59,22 +70,22 @@ class CenterOut(BaseModel):
 
 class SitePatch(_In):
     name: Name | None = None
-    kind: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    kind: Kind | None = None
     address: Text | None = None
     lat: Lat | None = None
     lon: Lon | None = None
-    door_plate: Annotated[str, Field(max_length=100)] | None = None
-    pole: Annotated[str, Field(max_length=100)] | None = None
+    door_plate: Short | None = None
+    pole: Short | None = None
     center_id: ObjectId | None = None
 
 
 class SiteIn(SitePatch):
     id: ObjectId
     name: Name
-    kind: Annotated[str, Field(min_length=1, max_length=32)] = "shop"
+    kind: Kind = "shop"
     address: Text = ""
-    door_plate: Annotated[str, Field(max_length=100)] = ""
-    pole: Annotated[str, Field(max_length=100)] = ""
+    door_plate: Short = ""
+    pole: Short = ""
 
 
 class SiteOut(BaseModel):
@@ -105,7 +116,7 @@ class DevicePatch(_In):
     protocol: Protocol | None = None
     account: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{3,16}$", description="SIA account")] | None = None
     key: Annotated[str, Field(description="AES key, write-only, stored encrypted")] | None = None
-    topic: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^#+\s]+$")] | None = None
+    topic: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^#+\s\x00]+$")] | None = None
     supervision_s: Seconds | None = Field(None, description="Expected reporting interval; none: unsupervised")
     test_mode: bool | None = None
 
@@ -114,6 +125,12 @@ class DevicePatch(_In):
     def _key(cls, value: str | None) -> str | None:
         return None if value is None else check_aes_key(value)
 
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        """Panels send accounts in either case; one account is one device (DC-09 hex digits)."""
+        return None if value is None else value.upper()
+
 
 class DeviceIn(DevicePatch):
     id: ObjectId
@@ -121,17 +138,10 @@ class DeviceIn(DevicePatch):
     protocol: Protocol = "mqtt"
     test_mode: bool = False
 
-    @model_validator(mode="after")
-    def _protocol_fields(self) -> DeviceIn:
-        check_device_fields(self.model_dump())
-        return self
 
-
-def check_device_fields(values: dict[str, Any]) -> None:
-    if values.get("protocol") == "zigbee2mqtt" and not values.get("topic"):
-        raise ValueError("a zigbee2mqtt device needs its state topic in 'topic'")
-    if values.get("protocol") == "sia" and not values.get("account"):
-        raise ValueError("a SIA device needs its account in 'account'")
+# protocol → the field it cannot do without, and why.
+REQUIRED_BY_PROTOCOL = {"zigbee2mqtt": ("topic", "a zigbee2mqtt device needs its state topic"),
+                        "sia": ("account", "a SIA device needs its account")}
 
 
 class DeviceOut(BaseModel):
