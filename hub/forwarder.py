@@ -76,7 +76,7 @@ class Forwarder:
     def _round(self) -> bool | None:
         """One batch. None: the outbox is empty; False: the sink is down or confirmed not all."""
         now = utcnow()
-        self._stats(now)
+        self._stats()
         ready = self.sink.ready()
         metrics.SINK_UP.labels(self.name).set(1 if ready else 0)
         if not ready:
@@ -106,7 +106,7 @@ class Forwarder:
         for d in done:
             histogram.observe(max(confirmed - d.received_at.timestamp(), 0.0))
 
-    def _stats(self, now: object) -> None:
+    def _stats(self) -> None:
         mono = time.monotonic()
         if mono - self._stats_at < _STATS_EVERY_S:
             return

@@ -127,6 +127,7 @@ def test_command_center_broker_down_30s_backlog_waits_in_the_outbox(
     assert hub.api.get("/healthz").status_code == 503  # degraded, and says why
     assert hub.api.get("/healthz").json()["cc_broker"] is False
     time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
+    assert 20 < hub.metric("hub_outbox_oldest_age_seconds", sink="cc") < 40
     cc_broker.start()
     check_accounted(fleet.records, consumer, timeout=60)
     firsts = [m.data for m in consumer.messages() if m.data and not m.dup]

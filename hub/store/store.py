@@ -138,8 +138,6 @@ class Store:
         query = select(func.count(), func.min(d.created_at)).where(d.pending.is_(True), d.sink == sink)
         with self.engine.connect() as conn:
             count, oldest = conn.execute(query).one()
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = t.UTCDateTime().process_result_value(oldest, self.engine.dialect)
         age = (now - oldest).total_seconds() if oldest is not None else 0.0
         return int(count), max(age, 0.0)
 
