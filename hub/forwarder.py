@@ -22,6 +22,7 @@ from hub.store.store import PendingDelivery, Store
 
 log = logging.getLogger(__name__)
 _STATS_EVERY_S = 2.0
+_POLL_S = 0.25
 
 
 class Forwarder:
@@ -40,6 +41,7 @@ class Forwarder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"forwarder-{sink_name}", daemon=True)
         self._stats_at = 0.0
+        self._sink_down = False
 
     def start(self) -> None:
         self._thread.start()
@@ -56,7 +58,13 @@ class Forwarder:
 
     def _run(self) -> None:
         backoff = self.retry_initial_s
+        retry_at = 0.0
         while not self._stop.is_set():
+            self._stats()  # kept fresh while backing off too: a stuck outbox is what monitoring wants
+            wait = retry_at - time.monotonic()
+            if wait > 0 and not (self._sink_down and self.sink.ready()):  # back: no need to sit out the delay
+                self._stop.wait(min(wait, _POLL_S))
+                continue
             try:
                 sent_all = self._round()
             except DBAPIError as exc:
@@ -66,18 +74,17 @@ class Forwarder:
             if sent_all is None:  # nothing to send
                 self._wake.wait(1.0)
                 self._wake.clear()
-                backoff = self.retry_initial_s
-            elif sent_all:
-                backoff = self.retry_initial_s
-            else:
-                self._stop.wait(backoff)
+            if sent_all is False:
+                retry_at = time.monotonic() + backoff
                 backoff = min(backoff * 2, self.retry_max_s)
+            else:
+                backoff = self.retry_initial_s
 
     def _round(self) -> bool | None:
         """One batch. None: the outbox is empty; False: the sink is down or confirmed not all."""
         now = utcnow()
-        self._stats()
         ready = self.sink.ready()
+        self._sink_down = not ready
         metrics.SINK_UP.labels(self.name).set(1 if ready else 0)
         if not ready:
             return False
@@ -111,6 +118,9 @@ class Forwarder:
         if mono - self._stats_at < _STATS_EVERY_S:
             return
         self._stats_at = mono
-        depth, oldest = self.store.outbox_stats(self.name, utcnow())
+        try:
+            depth, oldest = self.store.outbox_stats(self.name, utcnow())
+        except DBAPIError:
+            return  # the round that follows reports the outage
         metrics.OUTBOX_DEPTH.labels(self.name).set(depth)
         metrics.OUTBOX_OLDEST_AGE.labels(self.name).set(oldest)
