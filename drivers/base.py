@@ -27,7 +27,9 @@ class Inbound:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decoded:
-    device_id: str
+    """What one message said. `device_id` None: no registered device spoke (a broker's own topic)."""
+
+    device_id: str | None
     items: tuple[Signal | Heartbeat, ...]
 
 

@@ -11,11 +11,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from hub.errors import ConfigError
+from hub.mqtt import BrokerAddress
 
-HostPort = Annotated[str, Field(pattern=r"^[^\s:]+:[0-9]{1,5}$")]
+
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or any(c.isspace() for c in host) or not port.isdigit() or \
+            not 1 <= int(port) <= 65535:
+        raise ValueError("must be host:port with a port from 1 to 65535")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
 class _Strict(BaseModel):
@@ -39,9 +49,12 @@ class MqttSettings(_Strict):
 
     @field_validator("url", "cc_url")
     @classmethod
-    def _mqtt_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("mqtt://", "tcp://")):
-            raise ValueError("must look like mqtt://[user:pass@]host:port")
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                BrokerAddress.parse(value)
+            except ConfigError as exc:
+                raise ValueError("must look like mqtt://[user:pass@]host:port") from exc
         return value
 
 
@@ -121,6 +134,8 @@ def format_errors(exc: ValidationError) -> list[str]:
 def read_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

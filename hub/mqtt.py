@@ -27,6 +27,8 @@ class BrokerAddress:
             port = parts.port or 1883
         except ValueError as exc:
             raise ConfigError(f"bad port in MQTT URL {redact(url)}") from exc
+        if port == 0:
+            raise ConfigError(f"bad port in MQTT URL {redact(url)}")
         return cls(parts.hostname, port, unquote(parts.username) if parts.username else None,
                    unquote(parts.password) if parts.password else None)
 

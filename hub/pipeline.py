@@ -218,7 +218,8 @@ class Pipeline:
             if exc.device_id and exc.device_id in self.engine.registry.devices:
                 self._heard(exc.device_id, now, writes, tally)
             return
-        self._heard(decoded.device_id, now, writes, tally)
+        if decoded.device_id is not None:
+            self._heard(decoded.device_id, now, writes, tally)
         for item in decoded.items:
             if isinstance(item, Heartbeat):
                 tally.heartbeats[item.source.value] += 1

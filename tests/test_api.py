@@ -465,6 +465,17 @@ def test_a_cursor_outside_the_base64_alphabet_is_422(hub: HubProcess) -> None:
         assert response.status_code == 422, (path, response.text)
 
 
+@SQLITE
+def test_an_inspection_cursor_that_is_not_one_of_its_ids_is_422(hub: HubProcess) -> None:
+    statuses = {}
+    for path in ("/api/v1/dead-letters", "/api/v1/unregistered"):
+        for value in ("shop-17", "\u00b2"):
+            cursor = base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+            with client(hub, issue_token(hub, "admin")) as c:  # a fresh connection: a 500 may drop it
+                statuses[(path, value)] = c.get(path, params={"cursor": cursor}).status_code
+    assert set(statuses.values()) == {422}, statuses
+
+
 # -- bodies that are not what they should be --------------------------------------------------------------
 
 def _odd_values() -> list[Any]:

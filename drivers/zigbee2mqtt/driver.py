@@ -4,6 +4,10 @@ A state message repeats every field each time anything changes, so an event is r
 *transition* into its alarm value and restored on the transition back; the first message from a device
 raises what is already in alarm and nothing else. Every message is also the device's heartbeat.
 `contact` is true when the contact is closed (zigbee2mqtt's convention), so `false` is an opening.
+
+Friendly names may contain `/`, so the whole tree under the base topic is read. zigbee2mqtt's own
+topics (`bridge/…`) and the commands sent to devices (`…/set`, `…/get`) are not device reports and are
+passed over; `…/availability` of a registered device counts as a sign of life when it says online.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ RULES: tuple[FieldRule, ...] = (
     FieldRule("battery_low", Category.LOW_BATTERY, True),
 )
 PANIC_ACTIONS = frozenset({"emergency", "sos", "panic"})
+_NOT_REPORTS = ("/set", "/get")
 
 
 class Zigbee2Mqtt:
@@ -47,18 +52,25 @@ class Zigbee2Mqtt:
         self._last: dict[str, dict[str, Any]] = {}
 
     def subscriptions(self) -> list[str]:
-        return [f"{self.base}/+"]
+        return [f"{self.base}/#"]
 
     def accepts(self, topic: str) -> bool:
         return topic.startswith(self.base + "/")
 
     def decode(self, inbound: Inbound, registry: Registry) -> Decoded:
-        device = registry.by_topic.get(inbound.topic)
+        topic = inbound.topic
+        if topic.startswith(f"{self.base}/bridge/") or topic.endswith(_NOT_REPORTS):
+            return Decoded(device_id=None, items=())
+        owner = registry.by_topic.get(topic.removesuffix("/availability"))
+        if topic.endswith("/availability") and owner is not None:
+            alive = inbound.payload.strip().lower() in (b"online", b'{"state":"online"}')
+            return Decoded(device_id=owner.id if alive else None, items=())
+        device = registry.by_topic.get(topic)
         if device is None:
-            raise Unregistered(inbound.topic)
+            raise Unregistered(topic)
         state = _parse(inbound.payload, device.id)
         previous = self._last.get(device.id, {})
-        self._last[device.id] = {r.field: state.get(r.field) for r in RULES}
+        self._last[device.id] = previous | {r.field: state[r.field] for r in RULES if r.field in state}
         items: list[Signal | Heartbeat] = [
             Heartbeat(source=Source.ZIGBEE2MQTT, device_id=device.id, received_at=inbound.received_at)]
         for rule in RULES:

@@ -6,6 +6,7 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Table, select
 
 from hub.store import schema as t
@@ -17,7 +18,10 @@ from hub.web.deps import Ctx, Paging, allow, encode_cursor, paging
 def _page(ctx: Ctx, table: Table, page: Paging) -> dict[str, Any]:
     query = select(table).order_by(table.c.id.desc()).limit(page.limit + 1)
     if page.after is not None:
-        query = query.where(table.c.id < (int(page.after) if page.after.isdigit() else 0))
+        if not (page.after.isascii() and page.after.isdigit()):
+            raise RequestValidationError([{"loc": ("query", "cursor"), "msg": "not a cursor from this API",
+                                           "type": "value_error"}])
+        query = query.where(table.c.id < int(page.after))
     with ctx.db.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     more = len(rows) > page.limit

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
 def no_nul(value: str) -> str:
@@ -115,7 +115,8 @@ class DevicePatch(_In):
     site_id: ObjectId | None = None
     protocol: Protocol | None = None
     account: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{3,16}$", description="SIA account")] | None = None
-    key: Annotated[str, Field(description="AES key, write-only, stored encrypted")] | None = None
+    key: Annotated[str, StringConstraints(strip_whitespace=False),  # a space may be part of a key
+                   Field(description="AES key, write-only, stored encrypted")] | None = None
     topic: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^#+\s\x00]+$")] | None = None
     supervision_s: Seconds | None = Field(None, description="Expected reporting interval; none: unsupervised")
     test_mode: bool | None = None
