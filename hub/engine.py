@@ -62,6 +62,7 @@ class OpenAlarm:
     received_at: datetime
     updated_at: datetime
     message: dict[str, Any]
+    encoded: str = ""  # `message` as sent
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -75,7 +76,7 @@ class OpenAlarm:
             "center_id": self.center_id, "source_kind": self.source_kind, "source_id": self.source_id,
             "zone": self.zone, "signals": self.signals, "raised_at": self.raised_at,
             "received_at": self.received_at, "updated_at": self.updated_at, "closed_at": None,
-            "resolution": None, "message": self.message,
+            "resolution": None, "message": self.encoded,
         }
 
 
@@ -152,6 +153,7 @@ class Engine:
         """One more signal for an alarm, with nothing new to tell a center (no queue message)."""
         alarm.updated_at = at
         alarm.message["signals"] = alarm.signals
+        alarm.encoded = message.encode(alarm.message)
         writes.put_alarm(alarm.row(), is_new=False)
         return Outcome(result, alarm)
 
@@ -194,6 +196,7 @@ class Engine:
         alarm.seq += 1
         alarm.updated_at = at
         alarm.message = self._message(alarm, change)
+        alarm.encoded = message.encode(alarm.message)
         writes.put_alarm(alarm.row(), is_new=change is Change.NEW)
         writes.history.append({"alarm_id": alarm.id, "seq": alarm.seq, "change": change.value,
                                "state": alarm.state.value, "at": at, "actor": actor, "detail": None})
@@ -201,7 +204,7 @@ class Engine:
             writes.deliveries.append({
                 "alarm_id": alarm.id, "seq": alarm.seq, "sink": CC_SINK,
                 "target": f"{self.prefix}/v1/cc/{alarm.center_id}/alarms", "priority": alarm.priority,
-                "payload": message.encode(alarm.message), "received_at": at,
+                "payload": alarm.encoded, "received_at": at,
                 "created_at": at, "attempts": 0, "next_attempt_at": at, "sent_at": None, "pending": True,
             })
         return Outcome(SignalResult.ACCEPTED, alarm, change)

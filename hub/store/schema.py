@@ -122,7 +122,8 @@ alarms = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
     Column("resolution", String(16), nullable=True),
-    Column("message", JSON, nullable=False),
+    # The latest 110-queue message, as sent (encoded once, for the outbox and for readers alike).
+    Column("message", Text, nullable=False),
     Index(None, "state", "center_id", "priority"),
     Index(None, "source_id", "category", "zone"),
 )

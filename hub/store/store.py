@@ -6,17 +6,19 @@ cost one commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, Table, bindparam, func, select, update
+from sqlalchemy import Engine, Row, Table, func, select, update
 
 from hub.engine import OpenAlarm
 from hub.model import AlarmState, Category, Center, Device, Site
 from hub.registry import Registry
 from hub.store import schema as t
+from hub.store.bulk import Bulk
 from hub.writes import Writes
 
 
@@ -34,6 +36,7 @@ class PendingDelivery:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._bulk = Bulk(engine.dialect)
 
     # -- engine state ------------------------------------------------------------------------------
 
@@ -59,7 +62,8 @@ class Store:
                 priority=r.priority, agency=r.agency, test=r.test, restored=r.restored,
                 verified=r.verified, site_id=r.site_id, center_id=r.center_id, source_kind=r.source_kind,
                 source_id=r.source_id, zone=r.zone, signals=r.signals, raised_at=r.raised_at,
-                received_at=r.received_at, updated_at=r.updated_at, message=dict(r.message),
+                received_at=r.received_at, updated_at=r.updated_at, message=json.loads(r.message),
+                encoded=r.message,
             ) for r in conn.execute(query)]
 
     def recent_message_ids(self, since: datetime, limit: int = 2_000_000) -> list[tuple[str, str]]:
@@ -91,19 +95,20 @@ class Store:
     # -- one batch ---------------------------------------------------------------------------------
 
     def write(self, writes: Writes) -> None:
-        """Everything of one batch, in one transaction."""
+        """Everything of one batch, in one transaction (through the driver directly: see bulk)."""
+        bulk = self._bulk
         with self.engine.begin() as conn:
             if writes.alarms_new:
-                conn.execute(t.alarms.insert(), list(writes.alarms_new.values()))
+                bulk.insert(conn, t.alarms, list(writes.alarms_new.values()))
             if writes.alarms_changed:
-                conn.execute(_ALARM_UPDATE, [_b(r) for r in writes.alarms_changed.values()])
+                bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()))
             for table, rows in ((t.history_table, writes.history), (t.signals, writes.signals),
                                 (t.deliveries, writes.deliveries), (t.dead_letters, writes.dead_letters),
                                 (t.unregistered, writes.unregistered)):
                 if rows:
-                    conn.execute(table.insert(), rows)
+                    bulk.insert(conn, table, rows)
             if writes.devices_seen:
-                conn.execute(_DEVICE_UPDATE, [_b(r) for r in writes.devices_seen.values()])
+                bulk.update(conn, t.devices, ("online", "last_seen_at"), list(writes.devices_seen.values()))
 
     # -- outbox ------------------------------------------------------------------------------------
 
@@ -160,17 +165,5 @@ _KINDS: dict[type[Center | Site | Device], tuple[Table, Callable[[Row[Any]], Cen
     Center: (t.centers, _center), Site: (t.sites, _site), Device: (t.devices, _device)}
 
 
-def _b(row: dict[str, object]) -> dict[str, object]:
-    """Rename keys for an UPDATE with bindparams (names must not clash with column names)."""
-    return {f"b_{k}": v for k, v in row.items()}
-
-
-_ALARM_UPDATE = (
-    update(t.alarms).where(t.alarms.c.id == bindparam("b_id"))
-    .values({c: bindparam(f"b_{c}") for c in ("seq", "state", "verified", "restored", "signals",
-                                                 "updated_at", "closed_at", "resolution", "message")})
-)
-_DEVICE_UPDATE = (
-    update(t.devices).where(t.devices.c.id == bindparam("b_id"))
-    .values({c: bindparam(f"b_{c}") for c in ("online", "last_seen_at")})
-)
+_ALARM_CHANGES = ("seq", "state", "verified", "restored", "signals", "updated_at", "closed_at", "resolution",
+                  "message")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -32,7 +33,7 @@ def router() -> APIRouter:
             rows = conn.execute(query).all()
         more = len(rows) > page.limit
         rows = rows[: page.limit]
-        return {"items": [{**r.message, "state": r.state} for r in rows],
+        return {"items": [{**json.loads(r.message), "state": r.state} for r in rows],
                 "next": encode_cursor(rows[-1].id) if more else None}
 
     @api.get("/api/v1/alarms/{alarm_id}")
@@ -45,7 +46,7 @@ def router() -> APIRouter:
                 raise HTTPException(404, f"no alarm {alarm_id!r}")
             history = conn.execute(select(h.seq, h.change, h.state, h.at, h.actor, h.detail)
                                    .where(h.alarm_id == alarm_id).order_by(h.id)).all()
-        return {**row.message, "state": row.state, "history": [dict(r._mapping) for r in history]}
+        return {**json.loads(row.message), "state": row.state, "history": [dict(r._mapping) for r in history]}
 
     del listing, read
     return api

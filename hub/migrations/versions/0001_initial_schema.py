@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolution", sa.String(length=16), nullable=True),
-        sa.Column("message", sa.JSON(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alarms")),
     )
     with op.batch_alter_table("alarms", schema=None) as batch_op:
