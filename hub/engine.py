@@ -223,14 +223,15 @@ class Engine:
 
     # -- other changes -----------------------------------------------------------------------------
 
-    def mark_delivered(self, alarm_ids: list[str], at: datetime, writes: Writes) -> None:
-        """The sink confirmed the first message of these alarms: new → delivered (no queue message)."""
+    def mark_delivered(self, alarm_ids: list[str]) -> None:
+        """The sink confirmed the first message of these alarms: new → delivered (no queue message).
+
+        The forwarder has already stored it, in the transaction that marked the delivery sent; the
+        store never lets a later write of this engine take the state back to new (see Store.write)."""
         for alarm_id in alarm_ids:
             alarm = self.by_id.get(alarm_id)
             if alarm is not None and alarm.state is AlarmState.NEW:
                 alarm.state = AlarmState.DELIVERED
-                alarm.updated_at = at
-                writes.put_alarm(alarm.row(), is_new=False)
 
     def device(self, device_id: str) -> Device | None:
         return self.registry.devices.get(device_id)

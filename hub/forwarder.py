@@ -96,14 +96,14 @@ class Forwarder:
                                 for d in batch], self.publish_timeout_s)
         done = [d for d, ok in zip(batch, flags, strict=True) if ok]
         confirmed_at = utcnow()
-        self.store.mark_sent([d.id for d in done], confirmed_at)
+        first = [d.alarm_id for d in done if d.seq == 1]
+        self.store.mark_sent([d.id for d in done], confirmed_at, delivered=first)
         self._observe(done, confirmed_at.timestamp())
         failed = len(batch) - len(done)
         if failed:
             metrics.FORWARD_FAILURES.labels(self.name).inc(failed)
             log.warning("forwarder %s: %d of %d deliveries unconfirmed; will retry", self.name, failed,
                         len(batch))
-        first = [d.alarm_id for d in done if d.seq == 1]
         if first:
             self.on_delivered(first)
         return failed == 0

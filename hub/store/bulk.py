@@ -41,12 +41,15 @@ class Bulk:
         sql = self._sql("insert", table, columns)
         conn.exec_driver_sql(sql, self._convert(table, columns, rows))
 
-    def update(self, conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
-        """UPDATE table SET columns… WHERE id = row["id"], for each row."""
-        sql = self._sql("update", table, columns)
+    def update(self, conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Row],
+               keep: dict[str, tuple[str, str]] | None = None) -> None:
+        """UPDATE table SET columns… WHERE id = row["id"], for each row. `keep`: column → (stored,
+        given): where the stored value is `stored` and the row brings `given`, the stored one stays."""
+        sql = self._sql("update", table, columns, keep or {})
         conn.exec_driver_sql(sql, self._convert(table, (*columns, "id"), rows))
 
-    def _sql(self, kind: str, table: Table, columns: tuple[str, ...]) -> str:
+    def _sql(self, kind: str, table: Table, columns: tuple[str, ...],
+             keep: dict[str, tuple[str, str]] | None = None) -> str:
         key = (kind, table.name, columns)
         sql = self._cache.get(key)
         if sql is None:
@@ -54,10 +57,17 @@ class Bulk:
                 sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                        f"VALUES ({', '.join(self.named(c) for c in columns)})")
             else:
-                sets = ", ".join(f"{c} = {self.named(c)}" for c in columns)
+                sets = ", ".join(self._set(c, (keep or {}).get(c)) for c in columns)
                 sql = f"UPDATE {table.name} SET {sets} WHERE id = {self.named('id')}"
             self._cache[key] = sql
         return sql
+
+    def _set(self, column: str, keep: tuple[str, str] | None) -> str:
+        if keep is None:
+            return f"{column} = {self.named(column)}"
+        stored, given = keep
+        return (f"{column} = CASE WHEN {column} = '{stored}' AND {self.named(column)} = '{given}' "
+                f"THEN {column} ELSE {self.named(column)} END")
 
     def _convert(self, table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> Sequence[Row]:
         if not self.sqlite:

@@ -7,12 +7,14 @@ cost one commit.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, Table, func, select, update
+from sqlalchemy import Connection, Engine, Row, Table, func, select, update
 
 from hub.engine import OpenAlarm
 from hub.model import AlarmState, Category, Center, Device, Site
@@ -37,6 +39,14 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._bulk = Bulk(engine.dialect)
+        # SQLite has one writer at a time and makes the others sleep in its busy handler (1, 2, 5 … 100
+        # ms steps): the pipeline and the forwarder take turns here instead, without sleeping.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._write_lock or nullcontext(), self.engine.begin() as conn:
+            yield conn
 
     # -- engine state ------------------------------------------------------------------------------
 
@@ -97,11 +107,12 @@ class Store:
     def write(self, writes: Writes) -> None:
         """Everything of one batch, in one transaction (through the driver directly: see bulk)."""
         bulk = self._bulk
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if writes.alarms_new:
                 bulk.insert(conn, t.alarms, list(writes.alarms_new.values()))
             if writes.alarms_changed:
-                bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()))
+                bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()),
+                            keep={"state": (AlarmState.DELIVERED.value, AlarmState.NEW.value)})
             for table, rows in ((t.history_table, writes.history), (t.signals, writes.signals),
                                 (t.deliveries, writes.deliveries), (t.dead_letters, writes.dead_letters),
                                 (t.unregistered, writes.unregistered)):
@@ -121,19 +132,24 @@ class Store:
         with self.engine.connect() as conn:
             return [PendingDelivery(*row) for row in conn.execute(query)]
 
-    def mark_sent(self, ids: list[int], at: datetime) -> None:
+    def mark_sent(self, ids: list[int], at: datetime, delivered: Sequence[str] = ()) -> None:
+        """Deliveries confirmed by their sink; `delivered`: alarms whose first message that was (new →
+        delivered, in the same transaction)."""
         if not ids:
             return
-        d = t.deliveries.c
-        with self.engine.begin() as conn:
+        d, a = t.deliveries.c, t.alarms.c
+        with self._writing() as conn:
             conn.execute(update(t.deliveries).where(d.id.in_(ids))
                          .values(pending=False, sent_at=at, attempts=d.attempts + 1))
+            if delivered:
+                conn.execute(update(t.alarms).where(a.id.in_(delivered), a.state == AlarmState.NEW.value)
+                             .values(state=AlarmState.DELIVERED.value))
 
     def defer(self, ids: list[int], until: datetime) -> None:
         if not ids:
             return
         d = t.deliveries.c
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(update(t.deliveries).where(d.id.in_(ids))
                          .values(next_attempt_at=until, attempts=d.attempts + 1))
 
