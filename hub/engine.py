@@ -223,15 +223,16 @@ class Engine:
 
     # -- other changes -----------------------------------------------------------------------------
 
-    def mark_delivered(self, alarm_ids: list[str]) -> None:
+    def mark_delivered(self, alarm_ids: list[str]) -> list[str]:
         """The sink confirmed the first message of these alarms: new → delivered (no queue message).
-
-        The forwarder has already stored it, in the transaction that marked the delivery sent; the
-        store never lets a later write of this engine take the state back to new (see Store.write)."""
+        Returns the ids whose state changed, for the store."""
+        changed = []
         for alarm_id in alarm_ids:
             alarm = self.by_id.get(alarm_id)
             if alarm is not None and alarm.state is AlarmState.NEW:
                 alarm.state = AlarmState.DELIVERED
+                changed.append(alarm_id)
+        return changed
 
     def device(self, device_id: str) -> Device | None:
         return self.registry.devices.get(device_id)

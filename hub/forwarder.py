@@ -4,6 +4,10 @@ A delivery leaves the outbox only after the sink confirmed it (MQTT PUBACK). Whi
 forwarder waits with capped exponential backoff and the backlog stays in the database; nothing is
 dropped. A delivery may be sent twice (a crash between the PUBACK and marking it sent): consumers drop
 repeats by `(alarm_id, seq)`.
+
+The forwarder only reads the outbox. Marking deliveries sent is handed to the pipeline (`on_sent`),
+which stores it with its next batch: one writer, one commit, where two writers took turns before. Until
+that commit, the forwarder remembers what it sent and does not send it again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -23,12 +30,13 @@ from hub.store.store import PendingDelivery, Store
 log = logging.getLogger(__name__)
 _STATS_EVERY_S = 2.0
 _POLL_S = 0.25
+# (delivery ids, when the sink confirmed them, alarms whose first message they were) → stored.
+OnSent = Callable[[list[int], datetime, list[str]], Future[Any]]
 
 
 class Forwarder:
     def __init__(self, store: Store, sink_name: str, sink: Sink, *, batch_max: int, publish_timeout_s: float,
-                 retry_initial_s: float, retry_max_s: float,
-                 on_delivered: Callable[[list[str]], None] = lambda ids: None) -> None:
+                 retry_initial_s: float, retry_max_s: float, on_sent: OnSent) -> None:
         self.store = store
         self.name = sink_name
         self.sink = sink
@@ -36,7 +44,9 @@ class Forwarder:
         self.publish_timeout_s = publish_timeout_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
-        self.on_delivered = on_delivered
+        self.on_sent = on_sent
+        self._sent: set[int] = set()  # confirmed by the sink, not yet marked in the store
+        self._sent_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"forwarder-{sink_name}", daemon=True)
@@ -88,7 +98,10 @@ class Forwarder:
         metrics.SINK_UP.labels(self.name).set(1 if ready else 0)
         if not ready:
             return False
-        batch = self.store.pending(self.name, now, self.batch_max)
+        with self._sent_lock:
+            sent = set(self._sent)
+        batch = [d for d in self.store.pending(self.name, now, self.batch_max + len(sent))
+                 if d.id not in sent][: self.batch_max]
         if not batch:
             return None
         sent_at = utcnow()
@@ -96,17 +109,27 @@ class Forwarder:
                                 for d in batch], self.publish_timeout_s)
         done = [d for d, ok in zip(batch, flags, strict=True) if ok]
         confirmed_at = utcnow()
-        first = [d.alarm_id for d in done if d.seq == 1]
-        self.store.mark_sent([d.id for d in done], confirmed_at, delivered=first)
+        self._mark([d.id for d in done], confirmed_at, [d.alarm_id for d in done if d.seq == 1])
         self._observe(done, confirmed_at.timestamp())
         failed = len(batch) - len(done)
         if failed:
             metrics.FORWARD_FAILURES.labels(self.name).inc(failed)
             log.warning("forwarder %s: %d of %d deliveries unconfirmed; will retry", self.name, failed,
                         len(batch))
-        if first:
-            self.on_delivered(first)
         return failed == 0
+
+    def _mark(self, ids: list[int], at: datetime, first: list[str]) -> None:
+        if not ids:
+            return
+        with self._sent_lock:
+            self._sent.update(ids)
+
+        def forget(_done: Future[Any]) -> None:
+            # Stored (or, if the pipeline stopped first, to be sent again next time: at least once).
+            with self._sent_lock:
+                self._sent.difference_update(ids)
+
+        self.on_sent(ids, at, first).add_done_callback(forget)
 
     def _observe(self, done: list[PendingDelivery], confirmed: float) -> None:
         histogram = metrics.FORWARD_LATENCY.labels(self.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Row = dict[str, Any]
@@ -18,6 +19,9 @@ class Writes:
     dead_letters: list[Row] = field(default_factory=list)
     unregistered: list[Row] = field(default_factory=list)
     devices_seen: dict[str, Row] = field(default_factory=dict)
+    sent: list[int] = field(default_factory=list)  # deliveries the sink confirmed
+    sent_at: datetime | None = None
+    delivered: list[str] = field(default_factory=list)  # alarms now delivered
 
     def put_alarm(self, row: Row, *, is_new: bool) -> None:
         """Keep the newest row of an alarm; an alarm created in this batch stays an insert."""
@@ -28,4 +32,4 @@ class Writes:
 
     def __bool__(self) -> bool:
         return any((self.signals, self.alarms_new, self.alarms_changed, self.history, self.deliveries,
-                    self.dead_letters, self.unregistered, self.devices_seen))
+                    self.dead_letters, self.unregistered, self.devices_seen, self.sent, self.delivered))

@@ -51,7 +51,7 @@ def test_a_batch_round_trips_with_its_times_exact(database_url: str) -> None:
     store.engine.dispose()
 
 
-def test_delivered_is_never_taken_back_by_a_later_engine_write(database_url: str) -> None:
+def test_sent_marks_and_delivered_state_ride_with_the_next_batch(database_url: str) -> None:
     store, engine = make(database_url)
     writes = Writes()
     outcome = engine.apply(Signal(source=Source.MQTT, device_id="d", category=Category.BURGLARY,
@@ -59,25 +59,27 @@ def test_delivered_is_never_taken_back_by_a_later_engine_write(database_url: str
     store.write(writes)
     assert outcome.alarm is not None
     [pending] = store.pending("cc", T0 + timedelta(seconds=1), 10)
-    store.mark_sent([pending.id], T0 + timedelta(seconds=1), delivered=[outcome.alarm.id])
-    assert store.pending("cc", T0 + timedelta(seconds=2), 10) == []
 
-    def state() -> str:
+    def state() -> tuple[str, bool, datetime | None]:
         with store.engine.connect() as conn:
-            return str(conn.execute(select(t.alarms.c.state)).scalar_one())
+            alarm = conn.execute(select(t.alarms.c.state)).scalar_one()
+            sent = conn.execute(select(t.deliveries.c.pending, t.deliveries.c.sent_at)
+                                .order_by(t.deliveries.c.id).limit(1)).one()
+        return str(alarm), sent.pending, sent.sent_at
 
-    assert state() == "delivered"
-    # The engine has not heard yet: its next write of the alarm still says "new".
-    writes = Writes()
+    # The forwarder's confirmation travels with whatever the pipeline commits next.
+    writes = Writes(sent=[pending.id], sent_at=T0 + timedelta(seconds=1),
+                    delivered=engine.mark_delivered([outcome.alarm.id]))
     engine.apply(Signal(source=Source.MQTT, device_id="d", category=Category.BURGLARY,
-                        qualifier=Qualifier.RESTORE, received_at=T0 + timedelta(seconds=3)), writes)
+                        qualifier=Qualifier.RESTORE, received_at=T0 + timedelta(seconds=2)), writes)
     store.write(writes)
-    assert state() == "delivered"
-    # Any other state the engine sets is written as it is.
+    assert state() == ("delivered", False, T0 + timedelta(seconds=1))
+    assert [p.seq for p in store.pending("cc", T0 + timedelta(seconds=3), 10)] == [2]
+    # Any later state the engine sets is written as it is.
     outcome.alarm.state = AlarmState.ACKNOWLEDGED
     writes = Writes()
     engine.apply(Signal(source=Source.MQTT, device_id="d", category=Category.BURGLARY,
                         received_at=T0 + timedelta(seconds=4)), writes)
     store.write(writes)
-    assert state() == "acknowledged"
+    assert state()[0] == "acknowledged"
     store.engine.dispose()

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, Dialect, Table, TypeDecorator
 
 Row = dict[str, Any]
+# Bound parameters per INSERT statement (SQLite allows 32,766; PostgreSQL 65,535).
+_PARAMS_PER_STATEMENT = 2000
 
 
 def _sqlite_time(value: object) -> object:
@@ -32,42 +34,50 @@ class Bulk:
 
     def __init__(self, dialect: Dialect) -> None:
         self.sqlite = dialect.name == "sqlite"
-        # sqlite3 takes :name whatever SQLAlchemy's default style; psycopg takes %(name)s.
+        # sqlite3 takes :name and ? whatever SQLAlchemy's default style; psycopg takes %(name)s and %s.
         self.named: Callable[[str], str] = (lambda c: f":{c}") if self.sqlite else (lambda c: f"%({c})s")
+        self.positional = "?" if self.sqlite else "%s"
         self._cache: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
     def insert(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+        """Many rows per statement: sqlite3 and psycopg give up the interpreter lock around every
+        statement they run, and winning it back from the busy MQTT threads can take a switch interval
+        each time, so one statement per row made a 500-row batch wait 500 times."""
         columns = tuple(rows[0])
-        sql = self._sql("insert", table, columns)
-        conn.exec_driver_sql(sql, self._convert(table, columns, rows))
+        per_statement = max(1, _PARAMS_PER_STATEMENT // len(columns))
+        times = {i for i, c in enumerate(columns) if _is_time(table, c)} if self.sqlite else set()
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
+            params: list[object] = []
+            for row in chunk:
+                values = [row[c] for c in columns]
+                for i in times:
+                    values[i] = _sqlite_time(values[i])
+                params.extend(values)
+            conn.exec_driver_sql(self._values_sql(table, columns, len(chunk)), tuple(params))
 
-    def update(self, conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Row],
-               keep: dict[str, tuple[str, str]] | None = None) -> None:
-        """UPDATE table SET columns… WHERE id = row["id"], for each row. `keep`: column → (stored,
-        given): where the stored value is `stored` and the row brings `given`, the stored one stays."""
-        sql = self._sql("update", table, columns, keep or {})
-        conn.exec_driver_sql(sql, self._convert(table, (*columns, "id"), rows))
-
-    def _sql(self, kind: str, table: Table, columns: tuple[str, ...],
-             keep: dict[str, tuple[str, str]] | None = None) -> str:
-        key = (kind, table.name, columns)
+    def _values_sql(self, table: Table, columns: tuple[str, ...], rows: int) -> str:
+        key = ("values", table.name, (*columns, str(rows)))
         sql = self._cache.get(key)
         if sql is None:
-            if kind == "insert":
-                sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                       f"VALUES ({', '.join(self.named(c) for c in columns)})")
-            else:
-                sets = ", ".join(self._set(c, (keep or {}).get(c)) for c in columns)
-                sql = f"UPDATE {table.name} SET {sets} WHERE id = {self.named('id')}"
+            one = "(" + ", ".join([self.positional] * len(columns)) + ")"
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
             self._cache[key] = sql
         return sql
 
-    def _set(self, column: str, keep: tuple[str, str] | None) -> str:
-        if keep is None:
-            return f"{column} = {self.named(column)}"
-        stored, given = keep
-        return (f"{column} = CASE WHEN {column} = '{stored}' AND {self.named(column)} = '{given}' "
-                f"THEN {column} ELSE {self.named(column)} END")
+    def update(self, conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
+        """UPDATE table SET columns… WHERE id = row["id"], for each row."""
+        sql = self._update_sql(table, columns)
+        conn.exec_driver_sql(sql, self._convert(table, (*columns, "id"), rows))
+
+    def _update_sql(self, table: Table, columns: tuple[str, ...]) -> str:
+        key = ("update", table.name, columns)
+        sql = self._cache.get(key)
+        if sql is None:
+            sets = ", ".join(f"{c} = {self.named(c)}" for c in columns)
+            sql = f"UPDATE {table.name} SET {sets} WHERE id = {self.named('id')}"
+            self._cache[key] = sql
+        return sql
 
     def _convert(self, table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> Sequence[Row]:
         if not self.sqlite:

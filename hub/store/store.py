@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Table, func, select, update
 
 from hub.engine import OpenAlarm
-from hub.model import AlarmState, Category, Center, Device, Site
+from hub.model import AlarmState, Category, Center, Device, Site, utcnow
 from hub.registry import Registry
 from hub.store import schema as t
 from hub.store.bulk import Bulk
@@ -111,13 +111,14 @@ class Store:
             if writes.alarms_new:
                 bulk.insert(conn, t.alarms, list(writes.alarms_new.values()))
             if writes.alarms_changed:
-                bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()),
-                            keep={"state": (AlarmState.DELIVERED.value, AlarmState.NEW.value)})
+                bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()))
             for table, rows in ((t.history_table, writes.history), (t.signals, writes.signals),
                                 (t.deliveries, writes.deliveries), (t.dead_letters, writes.dead_letters),
                                 (t.unregistered, writes.unregistered)):
                 if rows:
                     bulk.insert(conn, table, rows)
+            if writes.sent:
+                self._mark_sent(conn, writes.sent, writes.sent_at or utcnow(), writes.delivered)
             if writes.devices_seen:
                 bulk.update(conn, t.devices, ("online", "last_seen_at"), list(writes.devices_seen.values()))
 
@@ -132,18 +133,14 @@ class Store:
         with self.engine.connect() as conn:
             return [PendingDelivery(*row) for row in conn.execute(query)]
 
-    def mark_sent(self, ids: list[int], at: datetime, delivered: Sequence[str] = ()) -> None:
-        """Deliveries confirmed by their sink; `delivered`: alarms whose first message that was (new →
-        delivered, in the same transaction)."""
-        if not ids:
-            return
+    @staticmethod
+    def _mark_sent(conn: Connection, ids: list[int], at: datetime, delivered: Sequence[str]) -> None:
+        """Deliveries confirmed by their sink; `delivered`: alarms that became delivered by it."""
         d, a = t.deliveries.c, t.alarms.c
-        with self._writing() as conn:
-            conn.execute(update(t.deliveries).where(d.id.in_(ids))
-                         .values(pending=False, sent_at=at, attempts=d.attempts + 1))
-            if delivered:
-                conn.execute(update(t.alarms).where(a.id.in_(delivered), a.state == AlarmState.NEW.value)
-                             .values(state=AlarmState.DELIVERED.value))
+        conn.execute(update(t.deliveries).where(d.id.in_(ids))
+                     .values(pending=False, sent_at=at, attempts=d.attempts + 1))
+        if delivered:
+            conn.execute(update(t.alarms).where(a.id.in_(delivered)).values(state=AlarmState.DELIVERED.value))
 
     def defer(self, ids: list[int], until: datetime) -> None:
         if not ids:
