@@ -19,7 +19,7 @@ from hub.broker import EmbeddedBroker
 from hub.config import HubConfig
 from hub.engine import CC_SINK
 from hub.engine import Engine as AlarmEngine
-from hub.forwarder import Forwarder
+from hub.forwarder_process import ForwarderProcess, Spec
 from hub.mqtt import BrokerAddress
 from hub.pipeline import Pipeline
 from hub.secrets import Vault
@@ -42,7 +42,7 @@ class Hub:
     broker: EmbeddedBroker | None = None
     pipeline: Pipeline | None = None
     site: SiteLink | None = None
-    forwarder: Forwarder | None = None
+    forwarder: ForwarderProcess | None = None
     vault: Vault | None = None
     new_admin_token: str | None = None
     _started: list[Any] = field(default_factory=list)
@@ -72,13 +72,14 @@ class Hub:
         store = Store(self.db)
         decoders: list[Decoder] = [pingan_mqtt.PinganMqtt(pingan_mqtt.Settings(prefix=cfg.mqtt.prefix)),
                                    zigbee2mqtt.Zigbee2Mqtt(zigbee2mqtt.Settings())]
-        sink = mqtt_cc.MqttSink(mqtt_cc.Settings(url=cc_url, client_id=f"{cfg.mqtt.client_id}-cc",
-                                                 keepalive_s=cfg.mqtt.keepalive_s))
         fw = cfg.forwarder
-        self.forwarder = Forwarder(store, CC_SINK, sink, batch_max=fw.batch_max,
-                                   publish_timeout_s=fw.publish_timeout_s,
-                                   retry_initial_s=fw.retry_initial_s, retry_max_s=fw.retry_max_s,
-                                   on_sent=self._sent)
+        self.forwarder = ForwarderProcess(Spec(
+            database_url=cfg.database_url, sink_name=CC_SINK,
+            sink=mqtt_cc.Settings(url=cc_url, client_id=f"{cfg.mqtt.client_id}-cc",
+                                  keepalive_s=cfg.mqtt.keepalive_s),
+            batch_max=fw.batch_max, publish_timeout_s=fw.publish_timeout_s,
+            retry_initial_s=fw.retry_initial_s, retry_max_s=fw.retry_max_s,
+            log_level=logging.getLogger().level), on_sent=self._sent)
         self.pipeline = Pipeline(
             store, AlarmEngine(prefix=cfg.mqtt.prefix, default_center=cfg.routing.default_center),
             Supervisor(cfg.supervision.grace_s), decoders, batch_max=cfg.pipeline.batch_max,
@@ -133,7 +134,7 @@ class Hub:
             log.exception("health: database probe failed")
             database = False
         site = self.site.connected() if self.site else False
-        cc = self.forwarder.sink.ready() if self.forwarder else False
+        cc = self.forwarder.ready() if self.forwarder else False
         ok = database and site and cc
         return Health(status="ok" if ok else "degraded", version=__version__, database=database,
                       site_broker=site, cc_broker=cc,

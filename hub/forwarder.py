@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
@@ -34,9 +34,40 @@ _POLL_S = 0.25
 OnSent = Callable[[list[int], datetime, list[str]], Future[Any]]
 
 
+class Report(Protocol):
+    """Where a forwarder's figures go: the metrics here, or the parent process (forwarder_process)."""
+
+    def sink_up(self, sink: str, up: bool) -> None: ...
+    def outbox(self, sink: str, depth: int, oldest_s: float) -> None: ...
+    def forwarded(self, sink: str, latencies: list[float]) -> None: ...
+    def failed(self, sink: str, count: int) -> None: ...
+    def store_error(self) -> None: ...
+
+
+class MetricsReport:
+    def sink_up(self, sink: str, up: bool) -> None:
+        metrics.SINK_UP.labels(sink).set(1 if up else 0)
+
+    def outbox(self, sink: str, depth: int, oldest_s: float) -> None:
+        metrics.OUTBOX_DEPTH.labels(sink).set(depth)
+        metrics.OUTBOX_OLDEST_AGE.labels(sink).set(oldest_s)
+
+    def forwarded(self, sink: str, latencies: list[float]) -> None:
+        histogram = metrics.FORWARD_LATENCY.labels(sink)
+        for latency in latencies:
+            histogram.observe(latency)
+
+    def failed(self, sink: str, count: int) -> None:
+        metrics.FORWARD_FAILURES.labels(sink).inc(count)
+
+    def store_error(self) -> None:
+        metrics.STORE_ERRORS.labels("forwarder").inc()
+
+
 class Forwarder:
     def __init__(self, store: Store, sink_name: str, sink: Sink, *, batch_max: int, publish_timeout_s: float,
-                 retry_initial_s: float, retry_max_s: float, on_sent: OnSent) -> None:
+                 retry_initial_s: float, retry_max_s: float, on_sent: OnSent,
+                 report: Report | None = None) -> None:
         self.store = store
         self.name = sink_name
         self.sink = sink
@@ -45,6 +76,7 @@ class Forwarder:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.on_sent = on_sent
+        self.report = report or MetricsReport()
         self._sent: set[int] = set()  # confirmed by the sink, not yet marked in the store
         self._sent_lock = threading.Lock()
         self._wake = threading.Event()
@@ -78,7 +110,7 @@ class Forwarder:
             try:
                 sent_all = self._round()
             except DBAPIError as exc:
-                metrics.STORE_ERRORS.labels("forwarder").inc()
+                self.report.store_error()
                 log.error("forwarder %s: database unavailable (%s)", self.name, exc.__class__.__name__)
                 sent_all = False
             if sent_all is None:  # nothing to send
@@ -95,7 +127,7 @@ class Forwarder:
         now = utcnow()
         ready = self.sink.ready()
         self._sink_down = not ready
-        metrics.SINK_UP.labels(self.name).set(1 if ready else 0)
+        self.report.sink_up(self.name, ready)
         if not ready:
             return False
         with self._sent_lock:
@@ -113,7 +145,7 @@ class Forwarder:
         self._observe(done, confirmed_at.timestamp())
         failed = len(batch) - len(done)
         if failed:
-            metrics.FORWARD_FAILURES.labels(self.name).inc(failed)
+            self.report.failed(self.name, failed)
             log.warning("forwarder %s: %d of %d deliveries unconfirmed; will retry", self.name, failed,
                         len(batch))
         return failed == 0
@@ -132,9 +164,8 @@ class Forwarder:
         self.on_sent(ids, at, first).add_done_callback(forget)
 
     def _observe(self, done: list[PendingDelivery], confirmed: float) -> None:
-        histogram = metrics.FORWARD_LATENCY.labels(self.name)
-        for d in done:
-            histogram.observe(max(confirmed - d.received_at.timestamp(), 0.0))
+        if done:
+            self.report.forwarded(self.name, [max(confirmed - d.received_at.timestamp(), 0.0) for d in done])
 
     def _stats(self) -> None:
         mono = time.monotonic()
@@ -145,5 +176,4 @@ class Forwarder:
             depth, oldest = self.store.outbox_stats(self.name, utcnow())
         except DBAPIError:
             return  # the round that follows reports the outage
-        metrics.OUTBOX_DEPTH.labels(self.name).set(depth)
-        metrics.OUTBOX_OLDEST_AGE.labels(self.name).set(oldest)
+        self.report.outbox(self.name, depth, oldest)
