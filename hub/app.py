@@ -122,7 +122,8 @@ class Hub:
 
     def web_context(self) -> WebContext:
         assert self.db is not None and self.vault is not None and self.pipeline is not None
-        return WebContext(db=self.db, vault=self.vault, refresh=self.pipeline.refresh, health=self.health)
+        return WebContext(db=self.db, vault=self.vault, refresh=self.pipeline.refresh, health=self.health,
+                          writing=self.pipeline.store.writing)
 
     def health(self) -> Health:
         database = True

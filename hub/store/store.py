@@ -44,7 +44,8 @@ class Store:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction, taking turns with the hub's other writers on SQLite."""
         with self._write_lock or nullcontext(), self.engine.begin() as conn:
             yield conn
 
@@ -107,7 +108,7 @@ class Store:
     def write(self, writes: Writes) -> None:
         """Everything of one batch, in one transaction (through the driver directly: see bulk)."""
         bulk = self._bulk
-        with self._writing() as conn:
+        with self.writing() as conn:
             if writes.alarms_new:
                 bulk.insert(conn, t.alarms, list(writes.alarms_new.values()))
             if writes.alarms_changed:
@@ -146,7 +147,7 @@ class Store:
         if not ids:
             return
         d = t.deliveries.c
-        with self._writing() as conn:
+        with self.writing() as conn:
             conn.execute(update(t.deliveries).where(d.id.in_(ids))
                          .values(next_attempt_at=until, attempts=d.attempts + 1))
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from hub.model import Center, Device, Site
 from hub.secrets import Vault
@@ -27,6 +28,7 @@ class WebContext:
     vault: Vault
     refresh: Callable[[type[Center | Site | Device], str], Future[Any]]
     health: Callable[[], Health]
+    writing: Callable[[], AbstractContextManager[Connection]]  # a write transaction (Store.writing)
 
 
 def context(request: Request) -> WebContext:

@@ -111,7 +111,7 @@ def _mount(api: APIRouter, res: Resource) -> None:
     def create(body: dict[str, Any], ctx: Ctx, who: Technician) -> Row:
         values = _validate(res.create, body)
         now = utcnow()
-        with _conflicts(), ctx.db.begin() as conn:
+        with _conflicts(), ctx.writing() as conn:
             if _get(conn, res, values["id"]) is not None:
                 raise HTTPException(409, f"{res.path[:-1]} {values['id']!r} already exists")
             _check(conn, res, values, values["id"])
@@ -140,7 +140,7 @@ def _mount(api: APIRouter, res: Resource) -> None:
     @api.patch(base + "/{item_id}", response_model=res.out, tags=tag, openapi_extra=_body_schema(res.patch))
     def patch(item_id: str, body: dict[str, Any], ctx: Ctx, who: Technician) -> Row:
         changes = _validate(res.patch, body, exclude_unset=True)
-        with _conflicts(), ctx.db.begin() as conn:
+        with _conflicts(), ctx.writing() as conn:
             current = _get(conn, res, item_id)
             if current is None:
                 raise HTTPException(404, f"no {res.path[:-1]} {item_id!r}")
@@ -158,7 +158,7 @@ def _mount(api: APIRouter, res: Resource) -> None:
 
     @api.delete(base + "/{item_id}", status_code=204, tags=tag)
     def remove(item_id: str, ctx: Ctx, who: Technician) -> Response:
-        with ctx.db.begin() as conn:
+        with ctx.writing() as conn:
             if _get(conn, res, item_id) is None:
                 raise HTTPException(404, f"no {res.path[:-1]} {item_id!r}")
             for table, column in res.referenced_by:
