@@ -32,6 +32,8 @@ from hub.supervisor import Supervisor
 from hub.writes import Writes
 
 log = logging.getLogger(__name__)
+# "Last seen" of every device heard is stored in one batch this often, not with each heartbeat: 20,000
+# devices heartbeating every minute would otherwise cost a durable commit per heartbeat.
 _LAST_SEEN_FLUSH_S = 30.0
 _DEDUP_MEMORY = timedelta(days=7)
 _EARLY_RESTORE_MEMORY = timedelta(hours=1)
@@ -68,7 +70,8 @@ class Pipeline:
         self.startup_grace_s = startup_grace_s
         self.on_commit = on_commit
         self.queue: queue.Queue[Item | object] = queue.Queue(maxsize=queue_max)
-        self._flushed: dict[str, float] = {}
+        self._seen: dict[str, float] = {}  # heard since the last flush
+        self._flushed_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._ready = threading.Event()
 
@@ -141,8 +144,21 @@ class Pipeline:
             faults = self.supervisor.due(time.time())
             if items or faults:
                 self._turn(items, faults)
+            if stop or time.monotonic() - self._flushed_at >= _LAST_SEEN_FLUSH_S:
+                self._flush_seen()
             if stop:
                 return
+
+    def _flush_seen(self) -> None:
+        self._flushed_at = time.monotonic()
+        if not self._seen:
+            return
+        seen, self._seen = self._seen, {}
+        faulted = self.supervisor.faulted
+        writes = Writes(devices_seen={d: {"id": d, "online": d not in faulted,
+                                          "last_seen_at": datetime.fromtimestamp(at, UTC)}
+                                      for d, at in seen.items()})
+        self._commit(writes)
 
     def _take(self) -> tuple[list[Item], bool]:
         due = self.supervisor.next_due()
@@ -251,10 +267,11 @@ class Pipeline:
         restore = self.supervisor.heard(device_id, now)
         if restore is not None:
             self._signal(restore, writes, tally)
-        if restore is not None or now - self._flushed.get(device_id, 0.0) >= _LAST_SEEN_FLUSH_S:
-            self._flushed[device_id] = now
+        if restore is not None:  # back online: stored now, with the restore
             writes.devices_seen[device_id] = {"id": device_id, "online": True,
                                               "last_seen_at": datetime.fromtimestamp(now, UTC)}
+        else:
+            self._seen[device_id] = now
 
     def _fault(self, fault: Signal, writes: Writes, tally: Tally) -> None:
         log.warning("device %s silent past its supervision interval", fault.device_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -59,3 +60,19 @@ def test_fault_state_survives_a_restart(hub: HubProcess, site_broker: Mosquitto,
     assert [m.data["change"] for m in consumer.messages() if m.data] == ["new", "restored"]
     time.sleep(1.0)
     assert len(consumer.messages()) == 2, "one fault, one restore: no repeat after the restart"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_last_seen_is_stored_in_batches_and_on_stop(hub: HubProcess, site_broker: Mosquitto) -> None:
+    hub.register(["hb-1"], supervision_s=3600)
+    with Fleet(site_broker.url, ["hb-1"]) as fleet:
+        fleet.publish_heartbeat("hb-1")
+    time.sleep(0.5)
+    assert hub.api.get("/api/v1/devices/hb-1").json()["last_seen_at"] is None  # not one commit a heartbeat
+    heard = time.time()
+    assert hub.stop() == 0
+    hub.start()
+    stored = hub.api.get("/api/v1/devices/hb-1").json()
+    assert stored["online"] is True
+    seen = datetime.fromisoformat(stored["last_seen_at"]).timestamp()
+    assert heard - 2 < seen <= heard
