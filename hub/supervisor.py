@@ -21,6 +21,7 @@ class Supervisor:
         self.last_seen: dict[str, float] = {}
         self.faulted: set[str] = set()
         self.heard_at: dict[str, float] = {}  # when really heard (last_seen also moves on restarts)
+        self._armed: dict[str, float] = {}  # the earliest deadline each device has in the heap
         self._heap: list[tuple[float, str]] = []
 
     def load(self, devices: Iterable[Device], now: float, faulted: Iterable[str],
@@ -35,6 +36,7 @@ class Supervisor:
             self.last_seen.setdefault(device_id, now + startup_grace_s)
         self._heap = [(self._deadline(d), d) for d in known if d not in self.faulted]
         heapq.heapify(self._heap)
+        self._armed = {d: deadline for deadline, d in self._heap}
 
     def put(self, device: Device, now: float) -> None:
         """A device was registered or changed: supervise it from now by its (new) interval."""
@@ -45,12 +47,14 @@ class Supervisor:
         self.interval[device.id] = float(device.supervision_s)
         if fresh:
             self.last_seen[device.id] = now
-        heapq.heappush(self._heap, (self._deadline(device.id), device.id))
+        self._armed.pop(device.id, None)  # the interval may have changed: arm by the new one
+        self._arm(device.id)
 
     def drop(self, device_id: str) -> None:
         """Stop supervising (the heap entry is skipped when it comes due)."""
         self.interval.pop(device_id, None)
         self.last_seen.pop(device_id, None)
+        self._armed.pop(device_id, None)
         self.faulted.discard(device_id)
 
     def _deadline(self, device_id: str) -> float:
@@ -63,10 +67,19 @@ class Supervisor:
         self.last_seen[device_id] = now
         self.heard_at[device_id] = now
         if device_id not in self.faulted:
+            # Only when the new deadline is earlier than the one waiting in the heap (the first message
+            # after a start with a startup grace): otherwise the heap entry is re-armed when it falls due.
+            self._arm(device_id)
             return None
         self.faulted.discard(device_id)
-        heapq.heappush(self._heap, (self._deadline(device_id), device_id))
+        self._arm(device_id)
         return _signal(device_id, Qualifier.RESTORE)
+
+    def _arm(self, device_id: str) -> None:
+        deadline = self._deadline(device_id)
+        if deadline < self._armed.get(device_id, float("inf")):
+            heapq.heappush(self._heap, (deadline, device_id))
+            self._armed[device_id] = deadline
 
     def next_due(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -75,12 +88,14 @@ class Supervisor:
         """comm_fault signals for every device whose deadline has passed."""
         faults = []
         while self._heap and self._heap[0][0] <= now:
-            _, device_id = heapq.heappop(self._heap)
+            due_at, device_id = heapq.heappop(self._heap)
+            if self._armed.get(device_id) == due_at:
+                del self._armed[device_id]  # whatever happens next, this entry is gone from the heap
             if device_id not in self.interval or device_id in self.faulted:
                 continue
             deadline = self._deadline(device_id)
             if deadline > now:
-                heapq.heappush(self._heap, (deadline, device_id))
+                self._arm(device_id)
                 continue
             self.faulted.add(device_id)
             faults.append(_signal(device_id, Qualifier.NEW))

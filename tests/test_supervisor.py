@@ -172,3 +172,12 @@ def test_the_lazy_heap_faults_exactly_the_silent_devices_among_10000() -> None:
     long_silent = {d for d, t in silent_from.items() if d in interval and t + 600 + GRACE <= now}
     assert long_silent and long_silent <= faulted
     assert len(sup._heap) < 4 * len(interval), "stale heap entries are not piling up"
+
+
+def test_a_startup_grace_does_not_delay_a_device_heard_and_then_silent() -> None:
+    supervisor = Supervisor(grace_s=5)
+    supervisor.load([dev("p", 60)], now=1000.0, faulted=[], startup_grace_s=600)
+    assert supervisor.heard("p", 1010.0) is None      # heard once after the start, then silent
+    assert supervisor.due(1074.9) == []
+    [fault] = supervisor.due(1075.0)                  # 1010 + 60 + 5, not 1000 + 600 + 60 + 5
+    assert fault.device_id == "p"
