@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ class _PipeReport:
 
 
 def child_main(spec: Spec, conn: Connection) -> None:
+    # A Ctrl-C or a SIGTERM to the whole process group is for the hub to act on: it stops the child in
+    # order (and the child stops by itself if the hub is gone).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock = threading.Lock()
     waiting: dict[int, Future[Any]] = {}
