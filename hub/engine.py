@@ -28,7 +28,7 @@ from typing import Any
 
 from hub import categories, message
 from hub.ids import new_ulid
-from hub.model import AlarmState, Category, Change, Device, Qualifier, Signal, SignalResult, Source
+from hub.model import AlarmState, Category, Change, Qualifier, Signal, SignalResult, Source
 from hub.registry import Registry
 from hub.writes import Row, Writes
 
@@ -233,9 +233,6 @@ class Engine:
                 alarm.state = AlarmState.DELIVERED
                 changed.append(alarm_id)
         return changed
-
-    def device(self, device_id: str) -> Device | None:
-        return self.registry.devices.get(device_id)
 
 
 def _signal_row(signal: Signal, outcome: Outcome) -> Row:

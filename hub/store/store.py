@@ -143,14 +143,6 @@ class Store:
         if delivered:
             conn.execute(update(t.alarms).where(a.id.in_(delivered)).values(state=AlarmState.DELIVERED.value))
 
-    def defer(self, ids: list[int], until: datetime) -> None:
-        if not ids:
-            return
-        d = t.deliveries.c
-        with self.writing() as conn:
-            conn.execute(update(t.deliveries).where(d.id.in_(ids))
-                         .values(next_attempt_at=until, attempts=d.attempts + 1))
-
     def outbox_stats(self, sink: str, now: datetime) -> tuple[int, float]:
         """(pending deliveries, age in seconds of the oldest one)."""
         d = t.deliveries.c
