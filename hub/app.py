@@ -101,8 +101,7 @@ class Hub:
         assert self.pipeline is not None
 
         def mark(engine: AlarmEngine, writes: Writes) -> None:
-            writes.sent.extend(ids)
-            writes.sent_at = at
+            writes.sent.append((ids, at))
             writes.delivered.extend(engine.mark_delivered(first))
 
         return self.pipeline.call(mark)

@@ -19,8 +19,8 @@ class Writes:
     dead_letters: list[Row] = field(default_factory=list)
     unregistered: list[Row] = field(default_factory=list)
     devices_seen: dict[str, Row] = field(default_factory=dict)
-    sent: list[int] = field(default_factory=list)  # deliveries the sink confirmed
-    sent_at: datetime | None = None
+    # Deliveries the sink confirmed, with when: each forwarder round that lands in this batch keeps its time.
+    sent: list[tuple[list[int], datetime]] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # alarms now delivered
 
     def put_alarm(self, row: Row, *, is_new: bool) -> None:

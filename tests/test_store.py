@@ -68,7 +68,7 @@ def test_sent_marks_and_delivered_state_ride_with_the_next_batch(database_url: s
         return str(alarm), sent.pending, sent.sent_at
 
     # The forwarder's confirmation travels with whatever the pipeline commits next.
-    writes = Writes(sent=[pending.id], sent_at=T0 + timedelta(seconds=1),
+    writes = Writes(sent=[([pending.id], T0 + timedelta(seconds=1))],
                     delivered=engine.mark_delivered([outcome.alarm.id]))
     engine.apply(Signal(source=Source.MQTT, device_id="d", category=Category.BURGLARY,
                         qualifier=Qualifier.RESTORE, received_at=T0 + timedelta(seconds=2)), writes)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Table, func, select, update
 
 from hub.engine import OpenAlarm
-from hub.model import AlarmState, Category, Center, Device, Site, utcnow
+from hub.model import AlarmState, Category, Center, Device, Site
 from hub.registry import Registry
 from hub.store import schema as t
 from hub.store.bulk import Bulk
@@ -119,7 +119,7 @@ class Store:
                 if rows:
                     bulk.insert(conn, table, rows)
             if writes.sent:
-                self._mark_sent(conn, writes.sent, writes.sent_at or utcnow(), writes.delivered)
+                self._mark_sent(conn, writes.sent, writes.delivered)
             if writes.devices_seen:
                 bulk.update(conn, t.devices, ("online", "last_seen_at"), list(writes.devices_seen.values()))
 
@@ -135,11 +135,13 @@ class Store:
             return [PendingDelivery(*row) for row in conn.execute(query)]
 
     @staticmethod
-    def _mark_sent(conn: Connection, ids: list[int], at: datetime, delivered: Sequence[str]) -> None:
+    def _mark_sent(conn: Connection, sent: list[tuple[list[int], datetime]],
+                   delivered: Sequence[str]) -> None:
         """Deliveries confirmed by their sink; `delivered`: alarms that became delivered by it."""
         d, a = t.deliveries.c, t.alarms.c
-        conn.execute(update(t.deliveries).where(d.id.in_(ids))
-                     .values(pending=False, sent_at=at, attempts=d.attempts + 1))
+        for ids, at in sent:
+            conn.execute(update(t.deliveries).where(d.id.in_(ids))
+                         .values(pending=False, sent_at=at, attempts=d.attempts + 1))
         if delivered:
             conn.execute(update(t.alarms).where(a.id.in_(delivered)).values(state=AlarmState.DELIVERED.value))
 
