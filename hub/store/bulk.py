@@ -38,6 +38,7 @@ class Bulk:
         self.named: Callable[[str], str] = (lambda c: f":{c}") if self.sqlite else (lambda c: f"%({c})s")
         self.positional = "?" if self.sqlite else "%s"
         self._cache: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self._times: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
 
     def insert(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         """Many rows per statement: sqlite3 and psycopg give up the interpreter lock around every
@@ -45,7 +46,7 @@ class Bulk:
         each time, so one statement per row made a 500-row batch wait 500 times."""
         columns = tuple(rows[0])
         per_statement = max(1, _PARAMS_PER_STATEMENT // len(columns))
-        times = {i for i, c in enumerate(columns) if _is_time(table, c)} if self.sqlite else set()
+        times = self._time_columns(table, columns)
         for start in range(0, len(rows), per_statement):
             chunk = rows[start:start + per_statement]
             params: list[object] = []
@@ -55,6 +56,42 @@ class Bulk:
                     values[i] = _sqlite_time(values[i])
                 params.extend(values)
             conn.exec_driver_sql(self._values_sql(table, columns, len(chunk)), tuple(params))
+
+    def _time_columns(self, table: Table, columns: tuple[str, ...]) -> tuple[int, ...]:
+        """Positions of the datetime columns that SQLite needs as text (none for PostgreSQL)."""
+        key = (table.name, columns)
+        found = self._times.get(key)
+        if found is None:
+            found = tuple(i for i, c in enumerate(columns) if self.sqlite and _is_time(table, c))
+            self._times[key] = found
+        return found
+
+    def where_in(self, conn: Connection, head: str, params: tuple[object, ...], ids: Sequence[object]
+                 ) -> None:
+        """``head`` (an UPDATE with ``params`` for its own markers) ``WHERE id IN (…ids)``. Chunks are
+        padded to a power of two by repeating their last id, so a handful of statements serve every
+        batch size and the driver's statement cache keeps them prepared."""
+        for start in range(0, len(ids), _PARAMS_PER_STATEMENT):
+            chunk = list(ids[start:start + _PARAMS_PER_STATEMENT])
+            size = 1 << (len(chunk) - 1).bit_length()
+            chunk += [chunk[-1]] * (size - len(chunk))
+            key = ("in", head, (str(size),))
+            sql = self._cache.get(key)
+            if sql is None:
+                sql = f"{head} WHERE id IN ({', '.join([self.positional] * size)})"
+                self._cache[key] = sql
+            conn.exec_driver_sql(sql, (*params, *chunk))
+
+    def bind_time(self, value: datetime) -> object:
+        """A datetime as a driver-level parameter."""
+        return _sqlite_time(value) if self.sqlite else value
+
+    def read_time(self, value: object) -> datetime:
+        """A datetime column as the driver returns it → an aware UTC datetime (as UTCDateTime reads)."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def _values_sql(self, table: Table, columns: tuple[str, ...], rows: int) -> str:
         key = ("values", table.name, (*columns, str(rows)))

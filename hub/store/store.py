@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, func, select, update
+from sqlalchemy import Connection, Engine, Row, Table, func, select
 
 from hub.engine import OpenAlarm
 from hub.model import AlarmState, Category, Center, Device, Site
@@ -38,7 +38,14 @@ class PendingDelivery:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._bulk = Bulk(engine.dialect)
+        self._bulk = bulk = Bulk(engine.dialect)
+        p = bulk.positional
+        # The forwarder's and the pipeline's statements, straight to the driver (see bulk).
+        self._pending_sql = (
+            "SELECT id, alarm_id, seq, target, payload, received_at, attempts FROM deliveries "
+            f"WHERE pending = {p} AND sink = {p} AND next_attempt_at <= {p} ORDER BY priority, id LIMIT {p}")
+        self._sent_sql = f"UPDATE deliveries SET pending = {p}, sent_at = {p}, attempts = attempts + 1"
+        self._delivered_sql = f"UPDATE alarms SET state = {p}"
         # SQLite has one writer at a time and makes the others sleep in its busy handler (1, 2, 5 … 100
         # ms steps): the pipeline and the forwarder take turns here instead, without sleeping.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
@@ -127,23 +134,20 @@ class Store:
 
     def pending(self, sink: str, now: datetime, limit: int) -> list[PendingDelivery]:
         """The next deliveries for a sink, most urgent first, then oldest."""
-        d = t.deliveries.c
-        query = (select(d.id, d.alarm_id, d.seq, d.target, d.payload, d.received_at, d.attempts)
-                 .where(d.pending.is_(True), d.sink == sink, d.next_attempt_at <= now)
-                 .order_by(d.priority, d.id).limit(limit))
+        bulk = self._bulk
         with self.engine.connect() as conn:
-            return [PendingDelivery(*row) for row in conn.execute(query)]
+            rows = conn.exec_driver_sql(self._pending_sql, (True, sink, bulk.bind_time(now), limit)).all()
+        return [PendingDelivery(id, alarm_id, seq, target, payload, bulk.read_time(received_at), attempts)
+                for id, alarm_id, seq, target, payload, received_at, attempts in rows]
 
-    @staticmethod
-    def _mark_sent(conn: Connection, sent: list[tuple[list[int], datetime]],
+    def _mark_sent(self, conn: Connection, sent: list[tuple[list[int], datetime]],
                    delivered: Sequence[str]) -> None:
         """Deliveries confirmed by their sink; `delivered`: alarms that became delivered by it."""
-        d, a = t.deliveries.c, t.alarms.c
+        bulk = self._bulk
         for ids, at in sent:
-            conn.execute(update(t.deliveries).where(d.id.in_(ids))
-                         .values(pending=False, sent_at=at, attempts=d.attempts + 1))
+            bulk.where_in(conn, self._sent_sql, (False, bulk.bind_time(at)), ids)
         if delivered:
-            conn.execute(update(t.alarms).where(a.id.in_(delivered)).values(state=AlarmState.DELIVERED.value))
+            bulk.where_in(conn, self._delivered_sql, (AlarmState.DELIVERED.value,), delivered)
 
     def outbox_stats(self, sink: str, now: datetime) -> tuple[int, float]:
         """(pending deliveries, age in seconds of the oldest one)."""
