@@ -6,10 +6,10 @@ Built as a plain dict on the hot path; `AlarmMessage` validates the same shape i
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from hub.model import Site
@@ -28,7 +28,9 @@ def site_block(site: Site | None, site_id: str | None) -> dict[str, Any]:
 
 
 def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON, UTF-8 text unescaped (orjson: a tenth of the standard library's time, and every
+    alarm change is encoded on the pipeline's hot path)."""
+    return orjson.dumps(message).decode()
 
 
 def with_sent_at(payload: str, sent_at: datetime) -> str:

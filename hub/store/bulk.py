@@ -50,10 +50,15 @@ class Bulk:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start:start + per_statement]
             params: list[object] = []
+            texts: dict[object, object] = {}  # a batch's rows share a few datetimes: convert each once
             for row in chunk:
                 values = [row[c] for c in columns]
                 for i in times:
-                    values[i] = _sqlite_time(values[i])
+                    value = values[i]
+                    text = texts.get(value)
+                    if text is None:
+                        text = texts[value] = _sqlite_time(value)
+                    values[i] = text
                 params.extend(values)
             conn.exec_driver_sql(self._values_sql(table, columns, len(chunk)), tuple(params))
 
