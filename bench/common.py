@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import multiprocessing
 import os
 import platform
@@ -521,10 +522,24 @@ def _event_publisher(plan: EventPlan, conn: Connection) -> None:
         conn.send("ready")
         conn.recv()
         cpu0 = _process_cpu()
-        stats = fleet.scripted(steps)
+        with no_gc():
+            stats = fleet.scripted(steps)
         cpu_s = _process_cpu() - cpu0
         records = [(r.id, r.device_id, r.zone, r.published_at, r.acked) for r in fleet.records]
     conn.send(Published(records, asdict(stats), os.getpid(), cpu_s))
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a stream runs in a load generator or the consumer: the
+    messages they keep (tens of thousands of parsed dicts) made full collections of 50-150 ms that
+    stamped arrivals late and were counted as the hub's latency. Garbage is collected afterwards."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _process_cpu() -> float:
@@ -699,13 +714,14 @@ def stream(stack: Stack, kind: str, steps: list[tuple[str, str, float]], tag: st
             cpu = CpuMeter(pids).start()
             busy0 = machine_busy()
             threads0 = thread_cpu(stack.hub_pid)
-            publisher.go()
-            if profile_path is not None:
-                profile = Profile(stack.hub_pid, profile_seconds, profile_path, profile_mode)
-            published = publisher.result(timeout=timeout)
-            messages = wait_messages(
-                consumer, len(steps), timeout=timeout, stalled_after=20,
-                predicate=lambda m: kind == "raw" or bool(m.data and m.data.get("change") == "new"))
+            with no_gc():
+                publisher.go()
+                if profile_path is not None:
+                    profile = Profile(stack.hub_pid, profile_seconds, profile_path, profile_mode)
+                published = publisher.result(timeout=timeout)
+                messages = wait_messages(
+                    consumer, len(steps), timeout=timeout, stalled_after=20,
+                    predicate=lambda m: kind == "raw" or bool(m.data and m.data.get("change") == "new"))
             cpu.stop()
             threads1 = thread_cpu(stack.hub_pid)
             cores = (machine_busy() - busy0) / cpu.wall

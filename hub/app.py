@@ -3,6 +3,7 @@ in reverse. The whole list is here, flat, so the order of start and stop can be 
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from concurrent.futures import Future
@@ -92,6 +93,9 @@ class Hub:
         for part in (self.pipeline, self.forwarder, self.site):
             part.start()
             self._started.append(part)
+        # What start-up built (modules, the registry, the open alarms read back) lives as long as the
+        # hub: out of the garbage collector's full passes, which otherwise scan it again and again.
+        gc.freeze()
         log.info("hub %s started: database %s, site broker %s, command-center broker %s", __version__,
                  self.db.url.render_as_string(hide_password=True), BrokerAddress.parse(site_url),
                  BrokerAddress.parse(cc_url))

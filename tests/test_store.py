@@ -39,8 +39,8 @@ def test_a_batch_round_trips_with_its_times_exact(database_url: str) -> None:
     store.write(writes)
     assert outcome.alarm is not None
     [loaded] = store.open_alarms()
-    assert (loaded.id, loaded.raised_at, loaded.received_at, loaded.message) == \
-        (outcome.alarm.id, T0 - timedelta(seconds=1), T0, outcome.alarm.message)
+    assert (loaded.id, loaded.raised_at, loaded.received_at, loaded.change, loaded.encoded) == \
+        (outcome.alarm.id, T0 - timedelta(seconds=1), T0, outcome.alarm.change, outcome.alarm.encoded)
     [pending] = store.pending("cc", T0 + timedelta(seconds=1), 10)
     assert (pending.alarm_id, pending.seq, pending.received_at, pending.target) == \
         (outcome.alarm.id, 1, T0, "pingan/v1/cc/110/alarms")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Table, func, select
 
 from hub.engine import OpenAlarm
-from hub.model import AlarmState, Category, Center, Device, Site
+from hub.model import AlarmState, Category, Center, Change, Device, Site
 from hub.registry import Registry
 from hub.store import schema as t
 from hub.store.bulk import Bulk
@@ -80,8 +80,8 @@ class Store:
                 priority=r.priority, agency=r.agency, test=r.test, restored=r.restored,
                 verified=r.verified, site_id=r.site_id, center_id=r.center_id, source_kind=r.source_kind,
                 source_id=r.source_id, zone=r.zone, signals=r.signals, raised_at=r.raised_at,
-                received_at=r.received_at, updated_at=r.updated_at, message=json.loads(r.message),
-                encoded=r.message,
+                received_at=r.received_at, updated_at=r.updated_at,
+                change=Change(json.loads(r.message)["change"]), encoded=r.message,
             ) for r in conn.execute(query)]
 
     def recent_message_ids(self, since: datetime, limit: int = 2_000_000) -> list[tuple[str, str]]:
