@@ -166,8 +166,9 @@ The machines are shared and noisy, so every figure stands beside a baseline meas
 and figures are medians of several repetitions. Every benchmark starts its own servers on free ports
 of 127.0.0.1 (real Mosquitto brokers, the hub as a process: `python -m hub run` on SQLite in WAL mode
 with `synchronous=FULL`) and stops them at the end. Publishers are `simulators.fleet.Fleet` in a child
-process; the command center is `simulators.consumer.Consumer`. Everything, the load generator
-included, shares the same cores: a figure is what the whole chain achieves on one machine. Each
+process; the command center is `simulators.consumer.Consumer`; both run with Python's cyclic garbage
+collector off while a stream runs (their own pauses stamped arrivals late before). Everything, the load
+generator included, shares the same cores: a figure is what the whole chain achieves on one machine. Each
 section names the last commit that changed the code it measured (`hub/`, `drivers/`, `simulators/`),
 and warns if that code changed while it ran.
 """
