@@ -36,6 +36,7 @@ have_cmd mosquitto || missing+=(mosquitto)
 if [[ $profile == test ]]; then
   have_cmd mosquitto_pub || missing+=(mosquitto-clients)
   have_postgres || missing+=(postgresql)
+  have_cmd ffprobe || missing+=(ffmpeg)  # the tests check that ffprobe reads the camera simulator
 fi
 
 if ((${#missing[@]})); then
@@ -89,6 +90,7 @@ if ((${#missing[@]})); then
   if [[ $profile == test ]]; then
     have_cmd mosquitto_pub || { echo "setup: mosquitto_pub is still missing after apt-get" >&2; exit 1; }
     have_postgres || { echo "setup: PostgreSQL is still missing after apt-get" >&2; exit 1; }
+    have_cmd ffprobe || { echo "setup: ffprobe is still missing after apt-get" >&2; exit 1; }
   fi
 fi
 
