@@ -29,8 +29,10 @@ class MotionSettings(BaseModel):
         100, ge=32, le=720,
         description="Frames are scaled down to this height (px) before analysis; the width keeps the aspect")
     contrast: bool = Field(
-        True, description="Stretch each frame between its 4th and 96th brightness percentiles (averaged over "
-                          "contrast_time_s), so dim or washed-out scenes keep their sensitivity")
+        False,
+        description="Stretch each frame between its 4th and 96th brightness percentiles (averaged over "
+                    "contrast_time_s), so dim or washed-out scenes keep their sensitivity. Off by default: "
+                    "on the evaluation clips it amplified noise into false events")
     contrast_time_s: float = Field(
         10.0, gt=0, le=600, description="Time constant (s) over which the stretch's percentiles are averaged")
     contrast_max_gain: float = Field(
@@ -48,7 +50,7 @@ class MotionSettings(BaseModel):
     threshold: int = Field(
         25, ge=1, le=255, description="Least brightness difference (0-255) from the background that counts")
     noise_factor: float = Field(
-        3.0, ge=0, le=20,
+        5.0, ge=0, le=20,
         description="A pixel also needs a difference above this many of its own learned deviations, so "
                     "flicker and waving leaves raise their own threshold (0 = off)")
     noise_time_s: float = Field(
@@ -56,7 +58,7 @@ class MotionSettings(BaseModel):
     dilation: int = Field(
         2, ge=0, le=10, description="Dilation passes (3x3) joining the parts of one moving object")
     min_area: float = Field(
-        0.001, ge=0, le=0.5,
+        0.003, ge=0, le=0.5,
         description="Least area of a moving region, as a fraction of the frame (resolution independent)")
     calibration_fraction: float = Field(
         0.5, gt=0, le=1,
@@ -69,4 +71,4 @@ class MotionSettings(BaseModel):
     confirm_s: float = Field(
         0.5, ge=0, le=30, description="Motion must last this long (s) before an event starts")
     quiet_s: float = Field(
-        5.0, ge=0, le=600, description="An event ends after this long (s) without motion")
+        10.0, ge=0, le=600, description="An event ends after this long (s) without motion")
