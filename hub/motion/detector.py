@@ -74,7 +74,7 @@ class _Model:
         self.kept = max(1, cv2.countNonZero(self.keep))
         self.min_area = settings.min_area * self.size[0] * self.size[1]
         self.dilation = settings.dilation
-        small = cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(gray, self.size, interpolation=cv2.INTER_LINEAR)
         self.low, self.high = _percentiles(small)
         self.mean = self.prepare(small, settings)
         self.var = np.zeros_like(self.mean)  # each pixel's learned squared deviation
@@ -148,7 +148,7 @@ def step(state: MotionState | None, gray: Gray, t: float, settings: MotionSettin
             or (state.settings is not settings and state.settings != settings)):
         return _fresh(gray, t, settings)
     model, dt = state.model, t - state.t
-    small = cv2.resize(gray, model.size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(gray, model.size, interpolation=cv2.INTER_LINEAR)
     if settings.contrast:
         _follow_contrast(model, small, _alpha(dt, settings.contrast_time_s))
     frame = model.prepare(small, settings)

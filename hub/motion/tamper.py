@@ -93,7 +93,7 @@ class _Buffers:
         self.shape = gray.shape
         self.size = (max(1, round(width * settings.analysis_height / height)), settings.analysis_height)
         self.previous = gray.copy()
-        self.reference = _edges(cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA))
+        self.reference = _edges(cv2.resize(gray, self.size, interpolation=cv2.INTER_LINEAR))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,7 +138,7 @@ def tamper_step(state: TamperState | None, gray: Gray, t: float, settings: Tampe
         return fresh, TamperResult(transitions=(), active=frozenset(), spread=_spread(gray, buffers),
                                    correlation=None)
     buffers = state.buffers
-    small = cv2.resize(gray, buffers.size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(gray, buffers.size, interpolation=cv2.INTER_LINEAR)
     spread = float(cv2.meanStdDev(small)[1][0, 0])
     uniform = spread < settings.uniform_std
     frozen = not uniform and np.array_equal(gray, buffers.previous)
@@ -168,7 +168,7 @@ def tamper_step(state: TamperState | None, gray: Gray, t: float, settings: Tampe
 
 
 def _spread(gray: Gray, buffers: _Buffers) -> float:
-    return float(cv2.meanStdDev(cv2.resize(gray, buffers.size, interpolation=cv2.INTER_AREA))[1][0, 0])
+    return float(cv2.meanStdDev(cv2.resize(gray, buffers.size, interpolation=cv2.INTER_LINEAR))[1][0, 0])
 
 
 def _moved_check(state: TamperState, small: MatLike, t: float) -> float | None:
