@@ -38,36 +38,41 @@ def write_clip(template: StreamTemplate, packets: Sequence[PacketRecord], path: 
     if first is None:
         raise ValueError("no keyframe in the clip's window: nothing decodable to write")
     kept = packets[first:]
-    origin = _dts(kept[0])
+    stamps = _timestamps(kept)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     with av.open(str(partial), "w", format="mp4") as output:
         stream = output.add_stream_from_template(template.stream)
-        for record, duration in zip(kept, _durations(kept), strict=True):
-            output.mux(_packet(record, origin, duration, stream))
+        for record, (dts, duration) in zip(kept, stamps, strict=True):
+            pts = record.pts - record.dts if record.pts is not None and record.dts is not None else 0
+            output.mux(_packet(record, dts + pts, dts, duration, stream))
     partial.replace(path)  # a reader never sees a half-written clip
     return path
 
 
-def _dts(record: PacketRecord) -> int:
-    stamp = record.dts if record.dts is not None else record.pts
-    if stamp is None:
-        raise ValueError("a packet without timestamps cannot be placed in a clip")
-    return stamp
+def _timestamps(records: Sequence[PacketRecord]) -> list[tuple[int, int]]:
+    """(dts from 0, duration) of each packet. RTSP packets carry no duration, and FFmpeg gives the first
+    (probed) packet of a session no timestamp: a missing one is one step before the next known one
+    (or after the previous), the step being the smallest positive difference between known ones."""
+    known = [r.dts if r.dts is not None else r.pts for r in records]
+    given = [k for k in known if k is not None]
+    steps = [b - a for a, b in pairwise(given) if b > a]
+    step = min(steps) if steps else 1
+    filled: list[int] = []
+    for index, stamp in enumerate(known):
+        if stamp is None:
+            later = next(((i, k) for i, k in enumerate(known[index:]) if k is not None), None)
+            stamp = filled[-1] + step if filled else (later[1] - later[0] * step if later else index * step)
+        filled.append(stamp)
+    origin = filled[0]
+    durations = [max(b - a, 0) for a, b in pairwise(filled)]
+    return [(f - origin, d) for f, d in zip(filled, [*durations, step], strict=True)]
 
 
-def _durations(records: Sequence[PacketRecord]) -> list[int]:
-    """Each packet lasts until the next one (RTSP packets carry no duration); the last as its previous."""
-    steps = [max(_dts(b) - _dts(a), 0) for a, b in pairwise(records)]
-    return [*steps, steps[-1] if steps else 0]
-
-
-def _packet(record: PacketRecord, origin: int, duration: int, stream: VideoStream) -> av.Packet[Stream]:
+def _packet(record: PacketRecord, pts: int, dts: int, duration: int,
+            stream: VideoStream) -> av.Packet[Stream]:
     packet = av.Packet(record.data)
-    dts = _dts(record) - origin
-    packet.dts = dts
-    packet.pts = record.pts - origin if record.pts is not None else dts
-    packet.duration = duration
+    packet.pts, packet.dts, packet.duration = pts, dts, duration
     packet.time_base = record.time_base
     packet.is_keyframe = record.keyframe
     packet.stream = stream
@@ -77,7 +82,7 @@ def _packet(record: PacketRecord, origin: int, duration: int, stream: VideoStrea
 def snapshot_jpeg(bgr: np.ndarray, boxes: Sequence[Box] = (), quality: int = 85) -> bytes:
     """JPEG of `bgr` with `boxes` outlined; the frame itself is left untouched."""
     image = bgr.copy()
-    thickness = max(1, image.shape[0] // 240)
+    thickness = max(2, image.shape[0] // 180)
     for x, y, w, h in boxes:
         cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), BOX_COLOR, thickness)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -65,6 +65,7 @@ class CameraStream:
         self._last: av.VideoFrame | None = None
         self._seq = 0
         self._handed_t: float | None = None  # stream time of the last frame handed over
+        self._last_t: float | None = None  # stream time of the last frame decoded
 
     def __repr__(self) -> str:
         return f"CameraStream({self.name!r}, {self.settings.safe_url!r})"
@@ -139,7 +140,7 @@ class CameraStream:
         try:
             stream = self._video_stream(container)
             ring = PacketRing(self.settings.preroll_s)
-            self._handed_t = None  # stream time starts again with each session
+            self._handed_t = self._last_t = None  # stream time starts again with each session
             with self._lock:
                 self._ring, self._template = ring, StreamTemplate(stream)
             self._read(container, stream, ring)
@@ -177,14 +178,16 @@ class CameraStream:
         return stream
 
     def _read(self, container: InputContainer, stream: VideoStream, ring: PacketRing) -> None:
+        """Demux and decode until the stream ends (returns) or fails (raises CameraFailure)."""
         stall_s = self.settings.stall_timeout_s
         last_frame = time.monotonic()
-        packets_since_frame = 0
+        packets, pictures = 0, 0
         for packet in container.demux(stream):
             if self._stopping.is_set():
                 return
             if packet.size == 0:  # the demuxer's end-of-stream flush packet
                 continue
+            packets += 1
             self._keep(packet, ring)
             try:
                 frames = stream.codec_context.decode(packet)
@@ -194,12 +197,12 @@ class CameraStream:
                 self._deliver(frame)
             now = time.monotonic()
             if frames:
-                last_frame, packets_since_frame = now, 0
-                continue
-            packets_since_frame += 1
-            if now - last_frame > stall_s:
-                raise CameraFailure(Reason.BAD_STREAM, f"{packets_since_frame} packets, no picture for "
-                                    f"{stall_s:g} s")
+                last_frame, pictures = now, pictures + len(frames)
+            elif now - last_frame > stall_s:
+                raise CameraFailure(Reason.BAD_STREAM, f"{packets} packets, no picture for {stall_s:g} s")
+        if not pictures and (packets or not stream.codec_context.width):
+            # Garbage after PLAY makes FFmpeg's RTSP demuxer give up quietly: not a clean end.
+            raise CameraFailure(Reason.BAD_STREAM, f"the stream ended after {packets} undecodable packets")
 
     def _keep(self, packet: av.Packet[VideoStream], ring: PacketRing) -> None:
         record = PacketRecord(data=bytes(packet), pts=packet.pts, dts=packet.dts,
@@ -218,19 +221,30 @@ class CameraStream:
         self._health.frame(wall, frame.width, frame.height)
         if self._health.state != State.ONLINE:
             self._set_state(State.ONLINE)
-        if not self._due(frame, wall):
+        t = self._stream_time(frame)
+        if not self._due(t):
             return
-        t = float(frame.time) if frame.time is not None else wall
         self._mailbox.put(Frame(gray=gray_of(frame), t=t, wall=wall, width=frame.width, height=frame.height,
                                 seq=self._seq, source=frame))
         self._health.handed_over()
 
-    def _due(self, frame: av.VideoFrame, wall: float) -> bool:
-        """Whether the analysis rate limit lets this frame through (always, without a limit)."""
+    def _stream_time(self, frame: av.VideoFrame) -> float:
+        """The frame's pts in seconds. FFmpeg's RTSP demuxer gives the first (probed) packet no pts:
+        such a frame is placed one frame duration before the next (or after the previous) one."""
+        if frame.time is not None:
+            self._last_t = float(frame.time)
+            return self._last_t
+        step = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+        if not step and self._health.nominal_fps:
+            step = 1.0 / self._health.nominal_fps
+        self._last_t = self._last_t + step if self._last_t is not None else -step
+        return self._last_t
+
+    def _due(self, t: float) -> bool:
+        """Whether the analysis rate limit lets a frame at stream time `t` through (always, without)."""
         limit = self.settings.analysis_fps
         if limit is None:
             return True
-        t = float(frame.time) if frame.time is not None else wall
         previous = self._handed_t
         # 10 % slack: a stream's timestamps jitter, and a strict limit would skip every other frame.
         if previous is not None and 0 <= t - previous < 0.9 / limit:
