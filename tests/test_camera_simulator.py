@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import itertools
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import numpy as np
 import pytest
 
 from simulators.camera import CameraSpec, SceneSpec, render_scene
-from tests.fixtures.cameras import CameraServer, camera_server
+from simulators.camera.encode import load_stream
+from tests.fixtures.cameras import CameraServer, CameraServerProcess, camera_server
 
 FFPROBE = "/usr/bin/ffprobe"
 AV_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32"}
@@ -153,3 +160,185 @@ def test_truth_is_in_epoch_seconds(server: CameraServer) -> None:
     loops_so_far = int((time.time() - server.epoch) // 6.0) + 1
     assert len(truth) == loops_so_far * len(render_scene(SceneSpec("walk", 320, 180, 5.0, 6.0)).truth)
 
+
+
+# --- a minimal RTSP client of our own: checks the wire format and costs no decoding --------------
+
+
+class RawReader:
+    """DESCRIBE/SETUP/PLAY over one TCP connection, then counts RTP packets and frames (marker bit)."""
+
+    def __init__(self, url: str, authorization: str | None = None) -> None:
+        self.url = url
+        self.authorization = authorization
+        self.frames = 0
+        self.packets: list[tuple[int, int, bool]] = []  # (seq, timestamp, marker)
+        self.sdp = ""
+
+    async def request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str,
+                      url: str, cseq: int, extra: str = "") -> tuple[int, dict[str, str], bytes]:
+        auth = f"Authorization: {self.authorization}\r\n" if self.authorization else ""
+        writer.write(f"{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\n{auth}{extra}\r\n".encode())
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        lines = head.split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        return int(lines[0].split()[1]), headers, body
+
+    async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int]:
+        parts = urlsplit(self.url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        accept = "Accept: application/sdp\r\n"
+        status, _, body = await self.request(reader, writer, "DESCRIBE", self.url, 1, accept)
+        self.sdp = body.decode()
+        return reader, writer, status
+
+    async def play(self, seconds: float) -> None:
+        reader, writer, status = await self.open()
+        assert status == 200
+        track = self.url + "/trackID=0"
+        status, headers, _ = await self.request(reader, writer, "SETUP", track, 2,
+                                                "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+        assert status == 200
+        session = headers["session"].split(";")[0]
+        status, _, _ = await self.request(reader, writer, "PLAY", self.url, 3, f"Session: {session}\r\n")
+        assert status == 200
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                header = await asyncio.wait_for(reader.readexactly(4), deadline - time.monotonic())
+                assert header[:1] == b"$" and header[1] == 0
+                packet = await reader.readexactly(int.from_bytes(header[2:4], "big"))
+                seq, timestamp = int.from_bytes(packet[2:4], "big"), int.from_bytes(packet[4:8], "big")
+                marker = bool(packet[1] & 0x80)
+                self.packets.append((seq, timestamp, marker))
+                self.frames += marker
+        except TimeoutError:
+            pass
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+
+def test_rtp_numbering_is_continuous(server: CameraServer) -> None:
+    client = RawReader(server.url("walk"))
+    asyncio.run(client.play(2.0))
+    assert "packetization-mode=1" in client.sdp and "sprop-parameter-sets=" in client.sdp
+    seqs = [seq for seq, _, _ in client.packets]
+    assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(len(seqs))]
+    stamps = [ts for _, ts, marker in client.packets if marker]
+    assert all((b - a) == 90_000 // 5 for a, b in itertools.pairwise(stamps))
+    assert client.frames >= 10  # the GOP burst then about 5 per second
+
+
+def test_timeline_keeps_counting_across_loops(server: CameraServer) -> None:
+    camera = server._cameras["walk"]
+    frames = len(camera.replay)
+    for index in (frames - 1, 2 * frames - 1):
+        (seq_a, ts_a), (seq_b, ts_b) = camera.rtp_position(index), camera.rtp_position(index + 1)
+        assert seq_b == (seq_a + len(camera.replay.payloads[index % frames])) & 0xFFFF
+        assert ts_b - ts_a == 90_000 // 5
+    assert camera.replay.keyframes[0], "a loop starts at a keyframe"
+
+
+def test_basic_and_digest_answers(server: CameraServer) -> None:
+    url = server.url("locked")
+
+    async def status(authorization: str | None) -> int:
+        _, writer, code = await RawReader(url, authorization).open()
+        writer.close()
+        await writer.wait_closed()
+        return code
+
+    good = "Basic " + base64.b64encode(b"admin:s3cret:/x").decode()
+    bad = "Basic " + base64.b64encode(b"admin:nope").decode()
+    assert asyncio.run(status(None)) == 401
+    assert asyncio.run(status(bad)) == 401
+    assert asyncio.run(status(good)) == 200
+
+
+# --- faults and codecs that a driver must report ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def odd_server() -> Iterator[CameraServer]:
+    small = {"width": 320, "height": 180, "fps": 5.0, "duration_s": 4.0}
+    cameras = [
+        CameraSpec("garbage", "still", mode="garbage", **small),
+        CameraSpec("mpeg4", "still", mode="mpeg4", **small),
+        CameraSpec("resize", "walk", mode="resize", **small),
+        CameraSpec("clip", "clip-wallflower_wavingtrees"),
+    ]
+    with camera_server(cameras) as running:
+        yield running
+
+
+def test_garbage_camera_yields_no_frames(odd_server: CameraServer) -> None:
+    # FFmpeg either ends the stream quietly or gives up on the read timeout: never a frame
+    try:
+        frames = read_frames(odd_server.url("garbage"), 3, timeout=(5, 2))
+    except av.FFmpegError:
+        frames = []
+    assert frames == []
+
+
+def test_mpeg4_camera_is_not_h264(odd_server: CameraServer) -> None:
+    result = ffprobe(odd_server.url("mpeg4"))
+    assert result.returncode == 0, result.stderr
+    stream = json.loads(result.stdout)["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("mpeg4", 320, 180)
+
+
+def test_resize_camera_changes_resolution(odd_server: CameraServer) -> None:
+    sizes = {(f.width, f.height) for f in read_frames(odd_server.url("resize"), 14)}
+    assert sizes == {(320, 180), (160, 90)}
+
+
+def test_clip_camera_plays_natively_with_its_truth(odd_server: CameraServer) -> None:
+    frames = read_frames(odd_server.url("clip"), 2)
+    assert [(f.width, f.height) for f in frames] == [(160, 120)] * 2
+    kind, start, end = odd_server.truth("clip")[0]
+    assert kind == "object"
+    assert start - odd_server.epoch == pytest.approx(242 / 4)
+    assert end - odd_server.epoch == pytest.approx(287 / 4)
+
+
+def test_encoded_once_with_truth_beside_it(tmp_path: Path) -> None:
+    spec = SceneSpec("walk", 320, 180, 5.0, 4.0, seed=2)
+    stream = load_stream(spec, cache_dir=tmp_path)
+    (folder,) = tmp_path.iterdir()
+    truth = json.loads((folder / "truth.json").read_text())
+    assert truth == [{"kind": t.kind, "start_s": t.start_s, "end_s": t.end_s} for t in stream.truth]
+    assert [f.keyframe for f in stream.frames] == [i % 5 == 0 for i in range(20)]
+    mtime = (folder / "stream.bin").stat().st_mtime_ns
+    assert load_stream(spec, cache_dir=tmp_path).frames == stream.frames
+    assert (folder / "stream.bin").stat().st_mtime_ns == mtime, "a cached scene is not encoded again"
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_fifty_cameras_cost_the_server_little() -> None:
+    cameras, window_s = 50, 6.0
+    with CameraServerProcess(cameras=cameras, scene="walk", size="640x360", fps=5, duration_s=10) as sim:
+        readers = [RawReader(url) for url in sim.urls]
+
+        async def watch() -> float:
+            tasks = [asyncio.create_task(r.play(window_s + 2.0)) for r in readers]
+            await asyncio.sleep(1.5)  # everybody connected and past the keyframe burst
+            before = process_cpu_s(sim.pid)
+            await asyncio.sleep(window_s)
+            used = process_cpu_s(sim.pid) - before
+            await asyncio.gather(*tasks)
+            return used
+
+        used = asyncio.run(watch())
+    share = used / window_s
+    print(f"\n{cameras} cameras 640x360 at 5 fps, one reader each: server CPU {share:.1%} of one core")
+    assert all(r.frames >= 5 * window_s * 0.9 for r in readers), sorted(r.frames for r in readers)[:5]
+    assert share < 0.30
