@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -17,7 +18,7 @@ import av
 import numpy as np
 import pytest
 
-from simulators.camera import CameraSpec, SceneSpec, render_scene
+from simulators.camera import CameraSpec, SceneSpec, render_scene, scene_names
 from simulators.camera.encode import load_stream
 from tests.fixtures.cameras import CameraServer, CameraServerProcess, camera_server
 
@@ -244,17 +245,44 @@ def test_timeline_keeps_counting_across_loops(server: CameraServer) -> None:
 def test_basic_and_digest_answers(server: CameraServer) -> None:
     url = server.url("locked")
 
-    async def status(authorization: str | None) -> int:
-        _, writer, code = await RawReader(url, authorization).open()
+    async def describe(authorization: str | None) -> int:
+        client = RawReader(url, authorization)
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        status, _, _ = await client.request(reader, writer, "DESCRIBE", url, 1)
         writer.close()
         await writer.wait_closed()
-        return code
+        return status
 
     good = "Basic " + base64.b64encode(b"admin:s3cret:/x").decode()
     bad = "Basic " + base64.b64encode(b"admin:nope").decode()
-    assert asyncio.run(status(None)) == 401
-    assert asyncio.run(status(bad)) == 401
-    assert asyncio.run(status(good)) == 200
+    assert asyncio.run(describe(None)) == 401
+    assert asyncio.run(describe(bad)) == 401
+    assert asyncio.run(describe(good)) == 200
+    nonce = asyncio.run(_digest_nonce(url))
+
+    def digest(password: str) -> str:
+        ha1 = hashlib.md5(f"admin:pingan-camera:{password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"DESCRIBE:{url}".encode()).hexdigest()
+        response = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
+        return (f'Digest username="admin", realm="pingan-camera", nonce="{nonce}", uri="{url}", '
+                f'response="{response}"')
+
+    assert asyncio.run(describe(digest("s3cret:/x"))) == 200
+    assert asyncio.run(describe(digest("wrong"))) == 401
+
+
+async def _digest_nonce(url: str) -> str:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    writer.close()
+    await writer.wait_closed()
+    offers = [line for line in head.split("\r\n") if line.lower().startswith("www-authenticate:")]
+    assert any("Basic" in line for line in offers)
+    (digest_offer,) = [line for line in offers if "Digest" in line]
+    return digest_offer.split('nonce="')[1].split('"')[0]
 
 
 # --- faults and codecs that a driver must report ---------------------------------------------------
@@ -338,7 +366,45 @@ def test_fifty_cameras_cost_the_server_little() -> None:
             return used
 
         used = asyncio.run(watch())
+    assert sim.returncode == 0, "SIGTERM stops the simulator cleanly"
     share = used / window_s
     print(f"\n{cameras} cameras 640x360 at 5 fps, one reader each: server CPU {share:.1%} of one core")
     assert all(r.frames >= 5 * window_s * 0.9 for r in readers), sorted(r.frames for r in readers)[:5]
     assert share < 0.30
+
+
+# --- scenes without a server ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", scene_names())
+def test_scenes_are_deterministic(name: str) -> None:
+    spec = SceneSpec(name, 96, 64, 5.0, 4.0, seed=7)
+    first, second = render_scene(spec), render_scene(spec)
+    assert len(first.frames) == 20 and first.frames[0].shape == (64, 96)
+    assert all(np.array_equal(a, b) for a, b in zip(first.frames, second.frames, strict=True))
+    assert first.truth == second.truth
+    assert all(t.kind == name or (name, t.kind) == ("walk", "object") for t in first.truth)
+
+
+def _means(name: str) -> tuple[list[float], list[float], tuple[float, float]]:
+    spec = SceneSpec(name, 96, 64, 5.0, 10.0)
+    scene = render_scene(spec)
+    (truth,) = scene.truth
+    during = [truth.start_s <= spec.time_of(i) < truth.end_s for i in range(len(scene.frames))]
+    inside = [float(f.mean()) for f, hit in zip(scene.frames, during, strict=True) if hit]
+    outside = [float(f.mean()) for f, hit in zip(scene.frames, during, strict=True) if not hit]
+    return inside, outside, (truth.start_s, truth.end_s)
+
+
+def test_lights_covered_frozen_daylight_follow_their_truth() -> None:
+    dark, lit, span = _means("lights")
+    assert span == (3.0, 7.0) and max(dark) < 0.5 * min(lit)
+    covered, _, _ = _means("covered")
+    assert max(covered) < 20
+    spec = SceneSpec("frozen", 96, 64, 5.0, 10.0)
+    scene = render_scene(spec)
+    start = round(scene.truth[0].start_s * spec.fps)
+    assert all(np.array_equal(scene.frames[start], f) for f in scene.frames[start:])
+    assert not any(np.array_equal(a, b) for a, b in itertools.pairwise(scene.frames[: start + 1]))
+    daylight = render_scene(SceneSpec("daylight", 96, 64, 5.0, 10.0)).frames
+    assert daylight[25].mean() > 1.5 * daylight[0].mean()

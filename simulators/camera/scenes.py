@@ -141,7 +141,7 @@ def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray
     coarse = rng.uniform(70, 180, (height // 40 + 2, width // 40 + 2)).astype(np.float32)
     image = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     fine = cv2.GaussianBlur(rng.normal(0, 12, (height, width)).astype(np.float32), (0, 0), 1.0)
-    image += fine
+    image = image + fine
     for _ in range(6):
         x0, y0 = int(rng.integers(0, width * 3 // 4)), int(rng.integers(0, height * 3 // 4))
         x1 = x0 + int(rng.integers(width // 16, width // 4))
