@@ -147,7 +147,8 @@ def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray
         x1 = x0 + int(rng.integers(width // 16, width // 4))
         y1 = y0 + int(rng.integers(height // 16, height // 4))
         image[y0:y1, x0:x1] = float(rng.uniform(40, 220)) + fine[y0:y1, x0:x1] * 0.5
-    return np.clip(image, 0, 255).astype(np.float32)
+    textured: np.ndarray = np.clip(image, 0, 255).astype(np.float32)
+    return textured
 
 
 class _Noise:
