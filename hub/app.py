@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
@@ -17,10 +18,13 @@ from drivers import mqtt_cc, pingan_mqtt, zigbee2mqtt
 from drivers.base import Decoder
 from hub import __version__, metrics
 from hub.broker import EmbeddedBroker
+from hub.cameras.evidence import EvidenceStore
+from hub.cameras.manager import CameraManager
 from hub.config import HubConfig
 from hub.engine import CC_SINK
 from hub.engine import Engine as AlarmEngine
 from hub.forwarder_process import ForwarderProcess, Spec
+from hub.model import Camera, Registered
 from hub.mqtt import BrokerAddress
 from hub.pipeline import Pipeline
 from hub.secrets import Vault
@@ -45,6 +49,8 @@ class Hub:
     site: SiteLink | None = None
     forwarder: ForwarderProcess | None = None
     vault: Vault | None = None
+    cameras: CameraManager | None = None
+    evidence: EvidenceStore | None = None
     new_admin_token: str | None = None
     _started: list[Any] = field(default_factory=list)
 
@@ -82,7 +88,8 @@ class Hub:
             retry_initial_s=fw.retry_initial_s, retry_max_s=fw.retry_max_s,
             log_level=logging.getLogger().level), on_sent=self._sent)
         self.pipeline = Pipeline(
-            store, AlarmEngine(prefix=cfg.mqtt.prefix, default_center=cfg.routing.default_center),
+            store, AlarmEngine(prefix=cfg.mqtt.prefix, default_center=cfg.routing.default_center,
+                               evidence_base=f"{cfg.api_base}/api/v1/alarms"),
             Supervisor(cfg.supervision.grace_s), decoders, batch_max=cfg.pipeline.batch_max,
             queue_max=cfg.pipeline.queue_max, max_payload_bytes=cfg.mqtt.max_payload_bytes,
             startup_grace_s=cfg.supervision.startup_grace_s, on_commit=self.forwarder.wake)
@@ -90,7 +97,12 @@ class Hub:
                              [topic for d in decoders for topic in d.subscriptions()], self.pipeline,
                              cfg.mqtt.keepalive_s)
         metrics.DEVICES.source = self.pipeline.device_health
-        for part in (self.pipeline, self.forwarder, self.site):
+        cams = cfg.cameras
+        self.evidence = EvidenceStore(cfg.data_dir / "evidence", max_age_s=cams.evidence_max_age_days * 86400,
+                                      max_bytes=cams.evidence_max_bytes)
+        self.cameras = CameraManager(store, self.vault, self.pipeline.submit, evidence=self.evidence,
+                                     settings=cams, zone=ZoneInfo(cfg.timezone))
+        for part in (self.pipeline, self.forwarder, self.site, self.cameras):
             part.start()
             self._started.append(part)
         # What start-up built (modules, the registry, the open alarms read back) lives as long as the
@@ -114,6 +126,8 @@ class Hub:
         """Reverse order. The pipeline finishes (commits and acknowledges) what it holds before the
         site link goes; whatever is left unacknowledged is redelivered by the broker next time."""
         order = {id(p): p for p in self._started}
+        if self.cameras is not None and id(self.cameras) in order:  # their last observations go in
+            order.pop(id(self.cameras)).stop()
         if self.pipeline is not None and self.site is not None:
             self.pipeline.stop()
         for part in reversed(list(order.values())):
@@ -125,8 +139,19 @@ class Hub:
 
     def web_context(self) -> WebContext:
         assert self.db is not None and self.vault is not None and self.pipeline is not None
-        return WebContext(db=self.db, vault=self.vault, refresh=self.pipeline.refresh, health=self.health,
-                          writing=self.pipeline.store.writing)
+        assert self.cameras is not None and self.evidence is not None
+        return WebContext(db=self.db, vault=self.vault, refresh=self._refresh, health=self.health,
+                          writing=self.pipeline.store.writing, camera_status=self.cameras.status,
+                          camera_snapshot=self.cameras.snapshot, evidence_dir=self.evidence.root)
+
+    def _refresh(self, kind: type[Registered], item_id: str) -> Future[Any]:
+        """The API changed one object: the engine re-reads it, and a camera's worker follows."""
+        assert self.pipeline is not None and self.cameras is not None
+        done = self.pipeline.refresh(kind, item_id)
+        if kind is Camera:
+            done.result(10)
+            self.cameras.reload(item_id)
+        return done
 
     def health(self) -> Health:
         database = True

@@ -80,6 +80,19 @@ class ForwarderSettings(_Strict):
     retry_max_s: float = Field(30.0, gt=0, le=3600, description="Cap of the exponential retry delay")
 
 
+class CameraSettings(_Strict):
+    stall_timeout_s: float = Field(10.0, gt=0, le=600, description="No frame this long: reconnect")
+    open_timeout_s: float = Field(5.0, gt=0, le=60, description="Connect and RTSP handshake")
+    analysis_fps: float | None = Field(
+        None, gt=0, le=60, description="Analyse at most this many frames/s per camera (None: every frame)")
+    preroll_s: float = Field(5.0, ge=0, le=60, description="Clip time before a motion event starts")
+    postroll_s: float = Field(10.0, ge=1, le=120, description="Clip time after a motion event starts")
+    evidence_max_age_days: float = Field(30.0, gt=0, le=3650,
+                                         description="Snapshots and clips older than this are removed")
+    evidence_max_bytes: int = Field(10 * 1024**3, ge=1024**2, le=1024**5,
+                                    description="Snapshots and clips beyond this total: the oldest go")
+
+
 class RoutingSettings(_Strict):
     default_center: str = Field("110", min_length=1,
                                 description="Center for sites that name none (or a center that is unknown)")
@@ -92,11 +105,19 @@ class HubConfig(_Strict):
     data_dir: Path = Field(Path("./var"), description="Snapshots, clips, embedded broker state")
     admin_token: SecretStr | None = Field(None, description="Bootstrap token with the admin role")
     timezone: str = Field("Asia/Shanghai", description="Time zone of the centers")
+    public_url: str | None = Field(
+        None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="How the command center reaches this hub's API (evidence links); default http://HUB_HTTP")
     mqtt: MqttSettings = MqttSettings()
     pipeline: PipelineSettings = PipelineSettings()
     supervision: SupervisionSettings = SupervisionSettings()
     forwarder: ForwarderSettings = ForwarderSettings()
     routing: RoutingSettings = RoutingSettings()
+    cameras: CameraSettings = CameraSettings()
+
+    @property
+    def api_base(self) -> str:
+        return (self.public_url or f"http://{self.http}").rstrip("/")
 
 
 # CONTRACT.md: environment variables override the file.

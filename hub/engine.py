@@ -6,7 +6,9 @@ transaction before any source is acknowledged. If that commit fails, the engine 
 database (`load`), which is the truth.
 
 Rules (ALARMS.md, receiving-center practice):
-- every signal is logged; only categories with a priority become alarms;
+- every signal is logged; only categories with a priority become alarms, and only when the signal is
+  news (`new` or `restore`): a `status` report (a condition still present, motion on an unarmed
+  camera) is logged only;
 - a repeat of the same message id is dropped; a new event for the same device, category and zone
   while its alarm is open is merged into it (a duplicate), unless the alarm had been restored, in which
   case it re-arms it (`updated`);
@@ -35,6 +37,8 @@ from hub.writes import Row, Writes
 CC_SINK = "cc"
 _SEEN_MAX = 2_000_000
 _EARLY_MAX = 100_000
+_EVIDENCE_MAX = 16
+_EXTENSION = {"snapshot": ".jpg", "clip": ".mp4"}
 Key = tuple[str, str, str]
 _SOURCE_KIND = {Source.CAMERA: "camera", Source.SUPERVISOR: "supervisor"}
 
@@ -62,6 +66,7 @@ class OpenAlarm:
     received_at: datetime
     updated_at: datetime
     change: Change = Change.NEW  # of the last message sent to a center
+    evidence: tuple[tuple[str, str], ...] = ()  # (kind, url) in the message
     encoded: str = ""  # the last message, as sent and stored (only the text: an open alarm is one
     # object for the garbage collector, whose full passes over millions of them were latency spikes)
 
@@ -89,9 +94,11 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, *, prefix: str, default_center: str) -> None:
+    def __init__(self, *, prefix: str, default_center: str,
+                 evidence_base: str = "http://127.0.0.1:8080/api/v1/alarms") -> None:
         self.prefix = prefix
         self.default_center = default_center
+        self.evidence_base = evidence_base.rstrip("/")
         self.registry = Registry()
         self.open: dict[tuple[str, str, str], OpenAlarm] = {}
         self.by_id: dict[str, OpenAlarm] = {}
@@ -131,7 +138,7 @@ class Engine:
 
     def _decide(self, signal: Signal, writes: Writes) -> Outcome:
         info = categories.info(signal.category)
-        if not info.is_alarm:
+        if not info.is_alarm or signal.qualifier is Qualifier.STATUS:
             return Outcome(SignalResult.ACCEPTED)
         alarm = self.open.get((signal.device_id, signal.category.value, signal.zone))
         if alarm is None:
@@ -147,6 +154,7 @@ class Engine:
             return self._emit(alarm, Change.RESTORED, signal.received_at, writes)
         if alarm.restored:
             alarm.restored = False
+            self._attach(alarm, signal, writes)
             return self._emit(alarm, Change.UPDATED, signal.received_at, writes)
         return self._touch(alarm, signal.received_at, writes, SignalResult.DUPLICATE)
 
@@ -158,21 +166,24 @@ class Engine:
         return Outcome(result, alarm)
 
     def _raise(self, signal: Signal, writes: Writes) -> Outcome:
-        device = self.registry.devices[signal.device_id]
-        site = self.registry.sites.get(device.site_id)
+        origin = self.registry.site_of(signal.device_id)
+        assert origin is not None, "the pipeline applies signals of registered sources only"
+        site_id, test_mode = origin
+        site = self.registry.sites.get(site_id) if site_id else None
         info = categories.info(signal.category)
         assert info.priority is not None
         alarm = OpenAlarm(
             id=new_ulid(), seq=0, state=AlarmState.NEW, category=signal.category,
-            priority=info.priority, agency=info.agency, test=device.test_mode, restored=False,
-            verified=False, site_id=device.site_id,
+            priority=info.priority, agency=info.agency, test=test_mode, restored=False,
+            verified=False, site_id=site_id,
             center_id=self.registry.center_for(site, self.default_center),
-            source_kind=_SOURCE_KIND.get(signal.source, "device"), source_id=device.id,
+            source_kind=_SOURCE_KIND.get(signal.source, "device"), source_id=signal.device_id,
             zone=signal.zone, signals=1, raised_at=signal.device_time or signal.received_at,
             received_at=signal.received_at, updated_at=signal.received_at,
         )
         self.open[alarm.key] = alarm
         self.by_id[alarm.id] = alarm
+        self._attach(alarm, signal, writes)
         outcome = self._emit(alarm, Change.NEW, signal.received_at, writes)
         restored_at = self.early.pop(alarm.key, None)
         if restored_at is not None and signal.device_time is not None and restored_at >= signal.device_time:
@@ -180,6 +191,20 @@ class Engine:
             alarm.signals += 1
             self._emit(alarm, Change.RESTORED, signal.received_at, writes)
         return outcome
+
+    def _attach(self, alarm: OpenAlarm, signal: Signal, writes: Writes) -> None:
+        """The signal's evidence becomes the alarm's, numbered on from what it has (at most
+        _EVIDENCE_MAX per alarm), each with the URL the API serves it at."""
+        added = list(alarm.evidence)
+        for item in signal.evidence:
+            if len(added) >= _EVIDENCE_MAX:
+                break
+            n = len(added) + 1
+            added.append((item.kind, f"{self.evidence_base}/{alarm.id}/evidence/{n}{_EXTENSION[item.kind]}"))
+            writes.evidence.append({"alarm_id": alarm.id, "n": n, "kind": item.kind,
+                                    "camera_id": signal.device_id, "path": item.path,
+                                    "created_at": signal.received_at, "removed_at": None})
+        alarm.evidence = tuple(added)
 
     def _remember_early(self, signal: Signal) -> None:
         if signal.device_time is None:
@@ -218,7 +243,8 @@ class Engine:
             "center_id": alarm.center_id, "site": message.site_block(site, alarm.site_id),
             "source": {"kind": alarm.source_kind, "id": alarm.source_id, "zone": alarm.zone},
             "raised_at": message.iso(alarm.raised_at), "received_at": message.iso(alarm.received_at),
-            "evidence": [], "signals": alarm.signals,
+            "evidence": [{"kind": kind, "url": url} for kind, url in alarm.evidence],
+            "signals": alarm.signals,
         }
 
     # -- other changes -----------------------------------------------------------------------------

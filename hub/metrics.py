@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 # `*_created` series double the exposition and no dashboard of ours reads them.
@@ -61,6 +61,51 @@ class DeviceCollector(Collector):
 
 DEVICES = DeviceCollector()
 REGISTRY.register(DEVICES)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraHealth:
+    camera: str
+    site: str
+    up: bool
+    fps: float
+    reconnects: int
+    frame_age: float | None
+    dropped: int
+
+
+class CameraCollector(Collector):
+    """The camera gauges and counters of CONTRACT.md, read from the camera workers at scrape time."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], list[CameraHealth]] = list
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("hub_camera_up", "1 while the camera delivers frames",
+                               labels=["camera", "site"])
+        fps = GaugeMetricFamily("hub_camera_fps", "Frames decoded per second", labels=["camera"])
+        reconnects = CounterMetricFamily("hub_camera_reconnects", "Stream reconnections since the hub "
+                                         "started", labels=["camera"])
+        age = GaugeMetricFamily("hub_camera_last_frame_age_seconds", "Seconds since the last decoded frame",
+                                labels=["camera"])
+        dropped = CounterMetricFamily("hub_camera_frames_dropped", "Frames replaced before analysis could "
+                                      "take them (the analysis fell behind)", labels=["camera"])
+        for health in self.source():
+            up.add_metric([health.camera, health.site], 1.0 if health.up else 0.0)
+            fps.add_metric([health.camera], health.fps)
+            reconnects.add_metric([health.camera], health.reconnects)
+            dropped.add_metric([health.camera], health.dropped)
+            if health.frame_age is not None:
+                age.add_metric([health.camera], max(health.frame_age, 0.0))
+        yield from (up, fps, reconnects, age, dropped)
+
+
+CAMERAS = CameraCollector()
+REGISTRY.register(CAMERAS)
+CAMERA_EVENTS = Counter("hub_camera_events_total", "Motion events and tamper/video-loss changes by kind",
+                        ["kind"], registry=REGISTRY)
+CAMERA_ANALYSIS = Histogram("hub_camera_analysis_seconds", "Motion and tamper analysis of one frame",
+                            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1), registry=REGISTRY)
 SUPERVISION_LATENESS = Histogram(
     "hub_supervision_lateness_seconds", "How long after its deadline a silent device was flagged",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=REGISTRY)

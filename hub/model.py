@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, tzinfo
 
 
 def utcnow() -> datetime:
@@ -108,6 +108,16 @@ class Signal:
     code: str = ""
     text: str = ""
     raw: bytes = b""
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A file that shows what happened (a snapshot, a clip), by its path under the evidence folder.
+    A clip may still be being written when the signal is applied."""
+
+    kind: str  # "snapshot" | "clip"
+    path: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,3 +160,50 @@ class Device:
     topic: str | None
     supervision_s: int | None
     test_mode: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmWindow:
+    """Armed from `start` to `end` (local time of the centers) on `days` (0 Monday … 6 Sunday); an
+    `end` not after `start` runs past midnight into the next day."""
+
+    days: tuple[int, ...]
+    start: time
+    end: time
+
+    def covers(self, local: datetime) -> bool:
+        now = local.time()
+        if self.start < self.end:
+            return local.weekday() in self.days and self.start <= now < self.end
+        # Overnight: the evening part belongs to the start day, the morning part to the day before.
+        if now >= self.start:
+            return local.weekday() in self.days
+        return now < self.end and (local.weekday() - 1) % 7 in self.days
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Camera:
+    """A video source at a site. Its stream URL is a secret and lives only in the store (sealed)."""
+
+    id: str
+    site_id: str
+    name: str
+    enabled: bool
+    armed: str  # "true" | "false" | "schedule"
+    schedule: tuple[ArmWindow, ...]
+    offline_after_s: int
+    motion: dict[str, object]  # the camera's motion settings as stored (validated by hub.motion)
+    test_mode: bool
+
+    def armed_at(self, when: datetime, zone: tzinfo) -> bool:
+        """Does motion on this camera raise an alarm at this moment?"""
+        if self.armed == "true":
+            return True
+        if self.armed == "false":
+            return False
+        local = when.astimezone(zone)
+        return any(window.covers(local) for window in self.schedule)
+
+
+Registered = Center | Site | Device | Camera
+"""What the registry holds and the API registers."""

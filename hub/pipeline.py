@@ -26,7 +26,7 @@ from drivers.base import Decoder, Inbound
 from hub import metrics
 from hub.engine import Engine
 from hub.errors import Rejected, Unregistered
-from hub.model import Center, Change, Device, Heartbeat, Signal, SignalResult, Site, Source, utcnow
+from hub.model import Change, Device, Heartbeat, Registered, Signal, SignalResult, Source, utcnow
 from hub.store.store import Store
 from hub.supervisor import Supervisor
 from hub.writes import Writes
@@ -53,8 +53,19 @@ class Command:
     future: Future[Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What a camera worker saw: signals (motion, video loss, tamper, their restores) and the camera's
+    stream state to store, if it changed."""
+
+    camera_id: str
+    signals: tuple[Signal, ...] = ()
+    online: bool | None = None
+    last_frame_at: datetime | None = None
+
+
 _STOP = object()
-Item = Message | Command
+Item = Message | Command | Observed
 
 
 class Pipeline:
@@ -109,7 +120,7 @@ class Pipeline:
         self.submit(Command(run, future))
         return future
 
-    def refresh(self, kind: type[Center | Site | Device], item_id: str) -> Future[Any]:
+    def refresh(self, kind: type[Registered], item_id: str) -> Future[Any]:
         """Re-read one center, site or device into the engine (after the API changed it)."""
 
         def run(engine: Engine, _writes: Writes) -> None:
@@ -171,7 +182,7 @@ class Pipeline:
         for item in _drain(first, self.queue, self.batch_max):
             if item is _STOP:
                 return items, True
-            assert isinstance(item, Message | Command)
+            assert isinstance(item, Message | Command | Observed)
             items.append(item)
         return items, False
 
@@ -183,6 +194,8 @@ class Pipeline:
         for item in items:
             if isinstance(item, Message):
                 self._message(item.inbound, now, writes, tally)
+            elif isinstance(item, Observed):
+                self._observed(item, writes, tally)
             else:
                 results.append((item, self._command(item, writes)))
         for fault in faults:
@@ -241,6 +254,16 @@ class Pipeline:
                 tally.heartbeats[item.source.value] += 1
             else:
                 self._signal(item, writes, tally)
+
+    def _observed(self, item: Observed, writes: Writes, tally: Tally) -> None:
+        if item.camera_id not in self.engine.registry.cameras:
+            log.info("camera %s is no longer registered: its observation is dropped", item.camera_id)
+            return
+        for signal in item.signals:
+            self._signal(signal, writes, tally)
+        if item.online is not None:
+            writes.cameras_seen[item.camera_id] = {"id": item.camera_id, "online": item.online,
+                                                   "last_frame_at": item.last_frame_at}
 
     def _decoder(self, topic: str) -> Decoder | None:
         for decoder in self.decoders:
@@ -319,9 +342,14 @@ class Pipeline:
     def _quarantine(self, items: list[Item]) -> None:
         writes = Writes()
         for item in items:
+            reason = Rejected("store_refused", "the database refused to store what this input became")
             if isinstance(item, Message):
-                reason = Rejected("store_refused", "the database refused to store what this input became")
                 self._dead_letter(item.inbound, Source.MQTT, reason, writes)
+            elif isinstance(item, Observed):
+                raw = ";".join(f"{s.category.value}/{s.qualifier.value}/{s.zone}" for s in item.signals)
+                inbound = Inbound(topic=f"camera/{item.camera_id}", payload=raw.encode(),
+                                  received_at=utcnow())
+                self._dead_letter(inbound, Source.CAMERA, reason, writes)
             else:
                 item.future.set_exception(RuntimeError("the store refused the change"))
         if self._commit(writes):

@@ -1,4 +1,4 @@
-"""An in-memory copy of centers, sites and devices, for lookups on the hot path.
+"""An in-memory copy of centers, sites, devices and cameras, for lookups on the hot path.
 
 The engine thread owns it; after the API changes one of them, it asks that thread to refresh that one
 (`Pipeline.refresh`), so registering 20,000 devices costs 20,000 small updates, not reloads.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub.model import Center, Device, Site
+from hub.model import Camera, Center, Device, Registered, Site
 
 
 @dataclass(slots=True)
@@ -18,10 +18,13 @@ class Registry:
     devices: dict[str, Device] = field(default_factory=dict)
     by_topic: dict[str, Device] = field(default_factory=dict)
     by_account: dict[str, Device] = field(default_factory=dict)
+    cameras: dict[str, Camera] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, centers: list[Center], sites: list[Site], devices: list[Device]) -> Registry:
+    def build(cls, centers: list[Center], sites: list[Site], devices: list[Device],
+              cameras: list[Camera] | None = None) -> Registry:
         return cls(
+            cameras={c.id: c for c in cameras or []},
             centers={c.id: c for c in centers},
             sites={s.id: s for s in sites},
             devices={d.id: d for d in devices},
@@ -35,11 +38,23 @@ class Registry:
             return site.center_id
         return default
 
-    def put(self, item: Center | Site | Device) -> None:
+    def site_of(self, source_id: str) -> tuple[str | None, bool] | None:
+        """(site, test mode) of a registered device or camera; None if it is neither."""
+        device = self.devices.get(source_id)
+        if device is not None:
+            return device.site_id, device.test_mode
+        camera = self.cameras.get(source_id)
+        if camera is not None:
+            return camera.site_id, camera.test_mode
+        return None
+
+    def put(self, item: Registered) -> None:
         if isinstance(item, Center):
             self.centers[item.id] = item
         elif isinstance(item, Site):
             self.sites[item.id] = item
+        elif isinstance(item, Camera):
+            self.cameras[item.id] = item
         else:
             self.drop(Device, item.id)
             self.devices[item.id] = item
@@ -48,11 +63,13 @@ class Registry:
             if item.account:
                 self.by_account[item.account.upper()] = item
 
-    def drop(self, kind: type[Center | Site | Device], item_id: str) -> None:
+    def drop(self, kind: type[Registered], item_id: str) -> None:
         if kind is Center:
             self.centers.pop(item_id, None)
         elif kind is Site:
             self.sites.pop(item_id, None)
+        elif kind is Camera:
+            self.cameras.pop(item_id, None)
         else:
             old = self.devices.pop(item_id, None)
             if old is not None and old.topic:

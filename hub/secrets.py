@@ -1,4 +1,4 @@
-"""Secrets at rest: device AES keys (and later camera passwords) are stored encrypted with Fernet.
+"""Secrets at rest: device AES keys and camera stream URLs are stored encrypted with Fernet.
 
 The key comes from `HUB_SECRET_KEY` (a Fernet key) or a file `secret.key` in the data directory,
 created on first start with mode 0600. Losing it makes the stored secrets unreadable, so operations
@@ -8,6 +8,7 @@ back it up with the database.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -43,3 +44,13 @@ class Vault:
             return self._fernet.decrypt(token).decode()
         except InvalidToken as exc:
             raise ConfigError("a stored secret cannot be decrypted: wrong HUB_SECRET_KEY?") from exc
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*)(:[^@/\s]*)?@")
+
+
+def public_url(url: str) -> str:
+    """A URL without its password (`rtsp://admin:secret@cam/1` → `rtsp://admin@cam/1`): what may be
+    shown, logged or stored in the clear."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}@" if m["user"] else m["scheme"], url)
+

@@ -13,10 +13,12 @@ from hub.engine import CC_SINK, Engine
 from hub.message import AlarmMessage, with_sent_at
 from hub.model import (
     AlarmState,
+    Camera,
     Category,
     Center,
     Change,
     Device,
+    Evidence,
     Qualifier,
     Signal,
     SignalResult,
@@ -291,3 +293,44 @@ def test_load_rebuilds_the_open_alarms_and_the_dedup_memory(engine: Engine) -> N
     assert (repeat.result, repeat.alarm.id) == (SignalResult.DUPLICATE, first.alarm.id)
     _, writes = apply(rebuilt, signal("burglary", qualifier=Qualifier.RESTORE))
     assert [(m["alarm_id"], m["seq"]) for m in delivered(writes)] == [(first.alarm.id, 2)]
+
+
+# -- cameras -------------------------------------------------------------------------------------------
+
+def camera_engine(*, armed: str = "true") -> Engine:
+    registry = Registry.build(
+        centers=[Center(id="110-city", name="City", kind="110", parent_id=None, ack_deadline_s=120)],
+        sites=[site("shop-17", "110-city")], devices=[],
+        cameras=[Camera(id="cam-1", site_id="shop-17", name="Door", enabled=True, armed=armed, schedule=(),
+                        offline_after_s=60, motion={}, test_mode=False)])
+    e = Engine(prefix="pingan", default_center=DEFAULT_CENTER, evidence_base="http://hub.test/api/v1/alarms")
+    e.load(registry, [], [])
+    return e
+
+
+def test_camera_motion_raises_a_located_alarm_with_its_evidence() -> None:
+    e = camera_engine()
+    evidence = (Evidence("snapshot", "cam-1/20261129/E1/snapshot.jpg"),
+                Evidence("clip", "cam-1/20261129/E1/clip.mp4"))
+    outcome, writes = apply(e, signal("video_motion", device_id="cam-1", zone="motion",
+                                      source=Source.CAMERA, evidence=evidence))
+    assert outcome.change is Change.NEW
+    message = delivered(writes)[0]
+    alarm_id = message["alarm_id"]
+    assert (message["category"], message["priority"], message["site"]["id"], message["source"]) == \
+        ("video_motion", 3, "shop-17", {"kind": "camera", "id": "cam-1", "zone": "motion"})
+    assert message["evidence"] == [
+        {"kind": "snapshot", "url": f"http://hub.test/api/v1/alarms/{alarm_id}/evidence/1.jpg"},
+        {"kind": "clip", "url": f"http://hub.test/api/v1/alarms/{alarm_id}/evidence/2.mp4"}]
+    assert [(r["n"], r["kind"], r["path"]) for r in writes.evidence] == [
+        (1, "snapshot", evidence[0].path), (2, "clip", evidence[1].path)]
+    AlarmMessage.model_validate(message)
+
+
+def test_a_status_report_is_logged_never_an_alarm() -> None:
+    """Motion on an unarmed camera (and any `status` report) is a signal, not an alarm."""
+    e = camera_engine(armed="false")
+    outcome, writes = apply(e, signal("video_motion", device_id="cam-1", zone="motion",
+                                      source=Source.CAMERA, qualifier=Qualifier.STATUS))
+    assert outcome.result is SignalResult.ACCEPTED and outcome.alarm is None
+    assert only_signal_rows(writes)

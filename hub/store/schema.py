@@ -100,6 +100,26 @@ devices = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+cameras = Table(
+    "cameras", metadata,
+    Column("id", Id, primary_key=True),
+    Column("site_id", Id, ForeignKey("sites.id", ondelete="RESTRICT"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # The stream URL with its credentials, sealed by the vault; `url` is the same without the password.
+    Column("url_enc", LargeBinary, nullable=False),
+    Column("url", String(1000), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("armed", String(16), nullable=False),
+    Column("schedule", JSON, nullable=False),
+    Column("offline_after_s", Integer, nullable=False),
+    Column("motion", JSON, nullable=False),
+    Column("test_mode", Boolean, nullable=False),
+    Column("online", Boolean, nullable=True),
+    Column("last_frame_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 alarms = Table(
     "alarms", metadata,
     Column("id", String(26), primary_key=True),
@@ -225,4 +245,18 @@ tokens = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked", Boolean, nullable=False),
+)
+
+evidence = Table(
+    "evidence", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alarm_id", String(26), nullable=False),
+    Column("n", Integer, nullable=False),  # its number within the alarm: /alarms/{id}/evidence/{n}.{ext}
+    Column("kind", String(16), nullable=False),
+    Column("camera_id", Id, nullable=False),
+    Column("path", String(500), nullable=False),  # under HUB_DATA_DIR/evidence
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime, nullable=True),  # by the retention limit
+    Index(None, "alarm_id", "n", unique=True),
+    Index(None, "created_at"),
 )

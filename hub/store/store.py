@@ -11,13 +11,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Table, func, select
 
 from hub.engine import OpenAlarm
-from hub.model import AlarmState, Category, Center, Change, Device, Site
+from hub.model import AlarmState, ArmWindow, Camera, Category, Center, Change, Device, Registered, Site
 from hub.registry import Registry
 from hub.store import schema as t
 from hub.store.bulk import Bulk
@@ -63,9 +63,10 @@ class Store:
             centers = [_center(r) for r in conn.execute(select(t.centers))]
             sites = [_site(r) for r in conn.execute(select(t.sites))]
             devices = [_device(r) for r in conn.execute(select(t.devices))]
-        return Registry.build(centers, sites, devices)
+            cameras = [_camera(r) for r in conn.execute(select(t.cameras))]
+        return Registry.build(centers, sites, devices, cameras)
 
-    def one(self, kind: type[Center | Site | Device], item_id: str) -> Center | Site | Device | None:
+    def one(self, kind: type[Registered], item_id: str) -> Registered | None:
         """One center, site or device as the registry holds it, or None if it is gone."""
         table, build = _KINDS[kind]
         with self.engine.connect() as conn:
@@ -81,7 +82,7 @@ class Store:
                 verified=r.verified, site_id=r.site_id, center_id=r.center_id, source_kind=r.source_kind,
                 source_id=r.source_id, zone=r.zone, signals=r.signals, raised_at=r.raised_at,
                 received_at=r.received_at, updated_at=r.updated_at,
-                change=Change(json.loads(r.message)["change"]), encoded=r.message,
+                **_from_message(r.message), encoded=r.message,
             ) for r in conn.execute(query)]
 
     def recent_message_ids(self, since: datetime, limit: int = 2_000_000) -> list[tuple[str, str]]:
@@ -104,6 +105,14 @@ class Store:
         with self.engine.connect() as conn:
             return [((r.device_id, r.category, r.zone), r.device_time) for r in conn.execute(query)]
 
+    def camera_streams(self, camera_id: str | None = None) -> list[tuple[Camera, bytes, bool | None]]:
+        """(camera, its sealed stream URL, online as last stored), of one camera or of all."""
+        query = select(t.cameras)
+        if camera_id is not None:
+            query = query.where(t.cameras.c.id == camera_id)
+        with self.engine.connect() as conn:
+            return [(_camera(r), r.url_enc, r.online) for r in conn.execute(query)]
+
     def device_states(self) -> dict[str, tuple[bool | None, datetime | None]]:
         """device → (online, last seen) as last stored."""
         query = select(t.devices.c.id, t.devices.c.online, t.devices.c.last_seen_at)
@@ -122,13 +131,15 @@ class Store:
                 bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()))
             for table, rows in ((t.history_table, writes.history), (t.signals, writes.signals),
                                 (t.deliveries, writes.deliveries), (t.dead_letters, writes.dead_letters),
-                                (t.unregistered, writes.unregistered)):
+                                (t.unregistered, writes.unregistered), (t.evidence, writes.evidence)):
                 if rows:
                     bulk.insert(conn, table, rows)
             if writes.sent:
                 self._mark_sent(conn, writes.sent, writes.delivered)
             if writes.devices_seen:
                 bulk.update(conn, t.devices, ("online", "last_seen_at"), list(writes.devices_seen.values()))
+            if writes.cameras_seen:
+                bulk.update(conn, t.cameras, ("online", "last_frame_at"), list(writes.cameras_seen.values()))
 
     # -- outbox ------------------------------------------------------------------------------------
 
@@ -159,6 +170,13 @@ class Store:
         return int(count), max(age, 0.0)
 
 
+def _from_message(encoded: str) -> dict[str, Any]:
+    """What an open alarm keeps of its last message besides the text: the change and the evidence."""
+    last = json.loads(encoded)
+    return {"change": Change(last["change"]),
+            "evidence": tuple((e["kind"], e["url"]) for e in last.get("evidence", []))}
+
+
 def _center(r: Row[Any]) -> Center:
     return Center(id=r.id, name=r.name, kind=r.kind, parent_id=r.parent_id, ack_deadline_s=r.ack_deadline_s)
 
@@ -173,8 +191,21 @@ def _device(r: Row[Any]) -> Device:
                   supervision_s=r.supervision_s, test_mode=r.test_mode)
 
 
-_KINDS: dict[type[Center | Site | Device], tuple[Table, Callable[[Row[Any]], Center | Site | Device]]] = {
-    Center: (t.centers, _center), Site: (t.sites, _site), Device: (t.devices, _device)}
+def _camera(r: Row[Any]) -> Camera:
+    return Camera(id=r.id, site_id=r.site_id, name=r.name, enabled=r.enabled, armed=r.armed,
+                  schedule=tuple(arm_window(w) for w in r.schedule or []), offline_after_s=r.offline_after_s,
+                  motion=dict(r.motion or {}), test_mode=r.test_mode)
+
+
+def arm_window(stored: dict[str, Any]) -> ArmWindow:
+    """A schedule window as stored: {"days": [0..6], "start": "HH:MM", "end": "HH:MM"}."""
+    return ArmWindow(days=tuple(stored["days"]), start=time.fromisoformat(stored["start"]),
+                     end=time.fromisoformat(stored["end"]))
+
+
+_KINDS: dict[type[Registered], tuple[Table, Callable[[Row[Any]], Registered]]] = {
+    Center: (t.centers, _center), Site: (t.sites, _site), Device: (t.devices, _device),
+    Camera: (t.cameras, _camera)}
 
 
 _ALARM_CHANGES = ("seq", "state", "verified", "restored", "signals", "updated_at", "closed_at", "resolution",

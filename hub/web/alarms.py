@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from hub.store import schema as t
@@ -48,5 +49,27 @@ def router() -> APIRouter:
                                    .where(h.alarm_id == alarm_id).order_by(h.id)).all()
         return {**json.loads(row.message), "state": row.state, "history": [dict(r._mapping) for r in history]}
 
-    del listing, read
+    @api.get("/api/v1/alarms/{alarm_id}/evidence/{n}.{ext}", response_class=FileResponse,
+             responses={200: {"content": {"image/jpeg": {}, "video/mp4": {}}}})
+    def evidence(alarm_id: str, n: Annotated[int, Path(ge=1, le=1000)], ext: str, ctx: Ctx) -> FileResponse:
+        """A snapshot (.jpg) or clip (.mp4) of an alarm; a clip is 404 until its post-roll is recorded
+        (the answer says so), 410 once the retention limit removed it."""
+        e = t.evidence.c
+        with ctx.db.connect() as conn:
+            row = conn.execute(select(e.kind, e.path, e.removed_at)
+                               .where(e.alarm_id == alarm_id, e.n == n)).one_or_none()
+        if row is None or _EXTENSIONS.get(row.kind) != ext or ctx.evidence_dir is None:
+            raise HTTPException(404, f"no evidence {n}.{ext} for alarm {alarm_id!r}")
+        if row.removed_at is not None:
+            raise HTTPException(410, "removed by the evidence retention limit")
+        path = ctx.evidence_dir / row.path
+        if not path.is_file():
+            raise HTTPException(404, f"the {row.kind} is not recorded yet", headers={"Retry-After": "5"})
+        return FileResponse(path, media_type=_MEDIA[row.kind])
+
+    del listing, read, evidence
     return api
+
+
+_EXTENSIONS = {"snapshot": "jpg", "clip": "mp4"}
+_MEDIA = {"snapshot": "image/jpeg", "clip": "video/mp4"}

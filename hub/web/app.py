@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub import __version__, metrics
 from hub.errors import Conflict, NotFound
-from hub.web import alarms, inspection, resources
+from hub.web import alarms, cameras, inspection, resources
 from hub.web.auth import Principal, Role, issue
 from hub.web.deps import Ctx, WebContext, allow
 from hub.web.schemas import Health, TokenIn, TokenOut
@@ -25,6 +25,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(resources.router())
     app.include_router(alarms.router())
+    app.include_router(cameras.router())
     app.include_router(inspection.router())
 
     @app.exception_handler(RequestValidationError)

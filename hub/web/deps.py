@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
@@ -14,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 
-from hub.model import Center, Device, Site
+from hub.model import Registered
 from hub.secrets import Vault
 from hub.web.auth import Principal, Role, lookup
 from hub.web.schemas import Health
@@ -26,9 +27,12 @@ class WebContext:
 
     db: Engine
     vault: Vault
-    refresh: Callable[[type[Center | Site | Device], str], Future[Any]]
+    refresh: Callable[[type[Registered], str], Future[Any]]
     health: Callable[[], Health]
     writing: Callable[[], AbstractContextManager[Connection]]  # a write transaction (Store.writing)
+    camera_status: Callable[[str], dict[str, Any] | None] = lambda _id: None  # live stream state
+    camera_snapshot: Callable[[str], bytes | None] = lambda _id: None  # the latest frame as JPEG
+    evidence_dir: Path | None = None
 
 
 def context(request: Request) -> WebContext:

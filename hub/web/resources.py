@@ -17,17 +17,17 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.model import Center, Device, Site, utcnow
-from hub.secrets import Vault
+from hub.model import Camera, Center, Device, Registered, Site, utcnow
+from hub.secrets import Vault, public_url
 from hub.store import schema as t
 from hub.web import schemas as s
 from hub.web.auth import Principal, Role
-from hub.web.deps import Ctx, Paging, allow, encode_cursor, field_error, invalid, paging
+from hub.web.deps import Ctx, Paging, WebContext, allow, encode_cursor, field_error, invalid, paging
 
 Row = dict[str, Any]
 Technician = Annotated[Principal, Depends(allow(Role.TECHNICIAN))]
 _REFRESH_TIMEOUT_S = 10.0
-_SECRET_FIELDS = frozenset({"key"})
+_SECRET_FIELDS = frozenset({"key", "url"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Reference:
 class Resource:
     path: str
     table: Table
-    kind: type[Center | Site | Device]
+    kind: type[Registered]
     create: type[BaseModel]
     patch: type[BaseModel]
     out: type[BaseModel]
@@ -52,6 +52,7 @@ class Resource:
     to_row: Callable[[Row, Vault], Row] = field(default=lambda values, _vault: values)
     from_row: Callable[[Row], Row] = field(default=lambda row: row)
     rules: Callable[[Connection, Row, str], None] = field(default=lambda conn, values, item_id: None)
+    live: Callable[[WebContext, Row], Row] = field(default=lambda ctx, row: row)  # state not in the store
 
 
 def _device_to_row(values: Row, vault: Vault) -> Row:
@@ -64,6 +65,29 @@ def _device_to_row(values: Row, vault: Vault) -> Row:
 
 def _device_from_row(row: Row) -> Row:
     return {**row, "has_key": row.get("key_enc") is not None}
+
+
+def _camera_to_row(values: Row, vault: Vault) -> Row:
+    values = dict(values)
+    if "url" in values:
+        values["url_enc"] = vault.seal(values["url"])
+        values["url"] = public_url(values["url"])
+    if "armed" in values:
+        values["armed"] = str(values["armed"]).lower()
+    return values
+
+
+def _camera_from_row(row: Row) -> Row:
+    row = {k: v for k, v in row.items() if k != "url_enc"}
+    row["armed"] = {"true": True, "false": False}.get(row["armed"], row["armed"])
+    return row
+
+
+def _camera_live(ctx: WebContext, row: Row) -> Row:
+    live = ctx.camera_status(row["id"]) if row["enabled"] else None
+    if live is None:
+        return {**row, "status": "disabled" if not row["enabled"] else "connecting", "fps": None}
+    return {**row, **live}
 
 
 def _device_rules(_conn: Connection, values: Row, _item_id: str) -> None:
@@ -88,10 +112,14 @@ RESOURCES = (
              references=(Reference("parent_id", t.centers),),
              referenced_by=((t.centers, "parent_id"), (t.sites, "center_id")), rules=_center_rules),
     Resource("sites", t.sites, Site, s.SiteIn, s.SitePatch, s.SiteOut,
-             references=(Reference("center_id", t.centers),), referenced_by=((t.devices, "site_id"),)),
+             references=(Reference("center_id", t.centers),),
+             referenced_by=((t.devices, "site_id"), (t.cameras, "site_id"))),
     Resource("devices", t.devices, Device, s.DeviceIn, s.DevicePatch, s.DeviceOut,
              references=(Reference("site_id", t.sites),), unique=("account", "topic"),
              to_row=_device_to_row, from_row=_device_from_row, rules=_device_rules),
+    Resource("cameras", t.cameras, Camera, s.CameraIn, s.CameraPatch, s.CameraOut,
+             references=(Reference("site_id", t.sites),), to_row=_camera_to_row, from_row=_camera_from_row,
+             live=_camera_live),
 )
 
 
@@ -130,7 +158,7 @@ def _mount(api: APIRouter, res: Resource) -> None:
             rows = [dict(r._mapping) for r in conn.execute(query)]
         more = len(rows) > page.limit
         rows = rows[: page.limit]
-        return {"items": [res.from_row(r) for r in rows],
+        return {"items": [res.live(ctx, res.from_row(r)) for r in rows],
                 "next": encode_cursor(rows[-1]["id"]) if more else None}
 
     @api.get(base + "/{item_id}", response_model=res.out, tags=tag, dependencies=[reader])
@@ -195,7 +223,7 @@ def _read(ctx: Ctx, res: Resource, item_id: str) -> Row:
         row = _get(conn, res, item_id)
     if row is None:
         raise HTTPException(404, f"no {res.path[:-1]} {item_id!r}")
-    return res.from_row(row)
+    return res.live(ctx, res.from_row(row))
 
 
 def _check(conn: Connection, res: Resource, values: Row, item_id: str) -> None:

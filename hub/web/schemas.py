@@ -158,6 +158,82 @@ class DeviceOut(BaseModel):
     last_seen_at: datetime | None
 
 
+# -- cameras -----------------------------------------------------------------------------------------
+
+_STREAM_URL = re.compile(r"^rtsps?://[^\s/?#]+(/[^\s]*)?$")
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def check_stream_url(url: str) -> str:
+    """rtsp:// or rtsps://, a host, any path; credentials (user:password@) allowed and kept secret."""
+    if not _STREAM_URL.match(url):
+        raise ValueError("a camera URL is rtsp://[user:password@]host[:port]/path (or rtsps://)")
+    return url
+
+
+class ArmWindowIn(_In):
+    days: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, max_length=7,
+                                                                   description="0 Monday … 6 Sunday")]
+    start: Annotated[str, Field(pattern=_HHMM, description="HH:MM, the centers' local time")]
+    end: Annotated[str, Field(pattern=_HHMM, description="HH:MM; not after start: runs past midnight")]
+
+
+class CameraPatch(_In):
+    site_id: ObjectId | None = None
+    name: Name | None = None
+    url: Annotated[str, Field(max_length=1000, description="Stream URL; its password is stored "
+                                                            "encrypted and never shown again"),
+                   AfterValidator(check_stream_url), Clean] | None = None
+    enabled: bool | None = None
+    armed: bool | Literal["schedule"] | None = Field(
+        None, description="Motion raises alarms: true, false, or per `schedule`")
+    schedule: Annotated[list[ArmWindowIn], Field(max_length=32)] | None = None
+    offline_after_s: Annotated[int, Field(ge=10, le=86400)] | None = Field(
+        None, description="Silent this long → a video_loss alarm")
+    motion: dict[str, Any] | None = Field(None, description="Motion settings (hub.motion.MotionSettings)")
+    test_mode: bool | None = None
+
+    @field_validator("motion")
+    @classmethod
+    def _motion(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from hub.motion.settings import MotionSettings
+        return None if value is None else MotionSettings.model_validate(value).model_dump(mode="json")
+
+
+class CameraIn(CameraPatch):
+    id: ObjectId
+    site_id: ObjectId
+    name: Name
+    url: Annotated[str, Field(max_length=1000), AfterValidator(check_stream_url), Clean]
+    enabled: bool = True
+    armed: bool | Literal["schedule"] = False
+    schedule: Annotated[list[ArmWindowIn], Field(max_length=32)] = []
+    offline_after_s: Annotated[int, Field(ge=10, le=86400)] = 60
+    motion: dict[str, Any] = {}
+    test_mode: bool = False
+
+
+class CameraOut(BaseModel):
+    id: str
+    site_id: str
+    name: str
+    url: str = Field(description="Without its password")
+    enabled: bool
+    armed: bool | Literal["schedule"]
+    schedule: list[dict[str, Any]]
+    offline_after_s: int
+    motion: dict[str, Any]
+    test_mode: bool
+    status: Literal["online", "offline", "connecting", "disabled"]
+    reason: str | None = Field(None, description="Why the stream last failed")
+    fps: float | None
+    last_frame_at: datetime | None
+    quality: str | None = None
+    reconnects_1h: int | None = None
+    stalls_1h: int | None = None
+    frames_dropped: int | None = None
+
+
 # -- others ------------------------------------------------------------------------------------------
 
 class TokenIn(_In):

@@ -1,0 +1,208 @@
+"""Cameras end to end: the simulator's RTSP streams → the hub's camera workers → the 110 queue.
+
+Real RTSP (simulators.camera in this process), a real hub process, real Mosquittos. Scenes are short
+(320x180 at 5 fps) and the hub's camera timeouts small, so each test takes seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+
+from simulators.consumer import Consumer, Received
+from tests.fixtures.cameras import CameraServer, CameraSpec, camera_server, free_port
+from tests.fixtures.hubproc import HubProcess
+from tests.fixtures.servers import Mosquitto
+
+PASSWORD = "S3cret-Pa55"  # a test credential that must never leak
+CENTER = "110-city"
+SIZE = {"width": 320, "height": 180, "fps": 5.0}
+CAMERAS = [
+    CameraSpec("walk", scene="walk", duration_s=30, **SIZE),
+    CameraSpec("walk-unarmed", scene="walk", duration_s=30, **SIZE),
+    CameraSpec("still", scene="still", duration_s=20, **SIZE),
+    CameraSpec("lights", scene="lights", duration_s=30, **SIZE),
+    CameraSpec("covered", scene="covered", duration_s=30, **SIZE),
+    CameraSpec("locked", scene="still", duration_s=20, user="admin", password=PASSWORD, **SIZE),
+    CameraSpec("mpeg4", scene="still", mode="mpeg4", duration_s=20, **SIZE),
+    CameraSpec("garbage", scene="still", mode="garbage", duration_s=20, **SIZE),
+]
+
+
+@pytest.fixture(scope="module")
+def cameras() -> Iterator[CameraServer]:
+    with camera_server(CAMERAS) as server:
+        yield server
+
+
+@pytest.fixture
+def cam_hub(tmp_path: Path, site_broker: Mosquitto, cc_broker: Mosquitto) -> Iterator[HubProcess]:
+    process = HubProcess(tmp_path / "hub", database_url=f"sqlite:///{tmp_path}/hub.db",
+                         mqtt_url=site_broker.url, cc_mqtt_url=cc_broker.url,
+                         config={"cameras": {"stall_timeout_s": 3.0, "open_timeout_s": 3.0,
+                                             "postroll_s": 3.0}})
+    process.start()
+    process.post("/api/v1/centers", {"id": CENTER, "name": "City 110", "kind": "110"})
+    process.post("/api/v1/sites", {"id": "shop-1", "name": "Shop 1", "address": "1 Zhongshan Rd, Nanjing",
+                                   "lat": 32.05, "lon": 118.78, "door_plate": "No. 1", "pole": "P-1",
+                                   "center_id": CENTER})
+    yield process
+    process.close()
+
+
+def add_camera(hub: HubProcess, camera_id: str, url: str, **fields: Any) -> dict[str, Any]:
+    body = {"id": camera_id, "site_id": "shop-1", "name": f"Camera {camera_id}", "url": url, **fields}
+    return hub.post("/api/v1/cameras", body)
+
+
+def camera(hub: HubProcess, camera_id: str) -> dict[str, Any]:
+    response = hub.api.get(f"/api/v1/cameras/{camera_id}")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def wait(condition: Callable[[], Any], timeout: float, step: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(step)
+    return condition()
+
+
+def alarms_of(consumer: Consumer, category: str, source: str) -> list[Received]:
+    return [m for m in consumer.messages() if m.data and m.data.get("category") == category
+            and m.data.get("source", {}).get("id") == source]
+
+
+def test_armed_motion_is_an_alarm_with_snapshot_and_clip(cameras: CameraServer, cam_hub: HubProcess,
+                                                         consumer: Consumer) -> None:
+    add_camera(cam_hub, "cam-walk", cameras.url("walk"), armed=True)
+    assert wait(lambda: alarms_of(consumer, "video_motion", "cam-walk"), 40), cam_hub.log()[-3000:]
+    first = alarms_of(consumer, "video_motion", "cam-walk")[0].data
+    assert first is not None
+    assert (first["change"], first["priority"], first["site"]["id"], first["source"]["kind"]) == \
+        ("new", 3, "shop-1", "camera")
+    kinds = {e["kind"]: e["url"] for e in first["evidence"]}
+    assert set(kinds) == {"snapshot", "clip"}
+    assert kinds["snapshot"].startswith(cam_hub.base_url)
+    snapshot = cam_hub.api.get(kinds["snapshot"])
+    assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8", snapshot.text[:200]
+    clip_url = kinds["clip"]
+    clip = wait(lambda: (r := cam_hub.api.get(clip_url)).status_code == 200 and r, 30)
+    assert clip, f"clip never became available: {cam_hub.api.get(clip_url).text}"
+    with av.open(io.BytesIO(clip.content)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        packets = [p for p in container.demux(stream) if p.size]
+        duration = float((packets[-1].pts - packets[0].pts) * stream.time_base)
+        assert packets[0].is_keyframe
+        assert duration >= 3.0, f"the clip covers {duration:.1f} s, less than the post-roll"
+    # Viewers cannot fetch evidence without a token.
+    assert httpx.get(clip_url).status_code == 401
+
+
+def test_unarmed_motion_is_logged_not_forwarded(cameras: CameraServer, cam_hub: HubProcess,
+                                                consumer: Consumer) -> None:
+    add_camera(cam_hub, "cam-unarmed", cameras.url("walk-unarmed"), armed=False)
+    motion_seen = wait(lambda: cam_hub.metric("hub_camera_events_total", kind="motion") >= 1, 40)
+    assert motion_seen, cam_hub.log()[-2000:]
+    assert wait(lambda: cam_hub.metric("hub_signals_total", source="camera", result="accepted") >= 1, 10)
+    time.sleep(1.0)
+    assert alarms_of(consumer, "video_motion", "cam-unarmed") == []
+
+
+def test_lighting_change_and_still_scene_raise_nothing(cameras: CameraServer, cam_hub: HubProcess,
+                                                       consumer: Consumer) -> None:
+    add_camera(cam_hub, "cam-lights", cameras.url("lights"), armed=True)
+    add_camera(cam_hub, "cam-still", cameras.url("still"), armed=True)
+    assert wait(lambda: camera(cam_hub, "cam-lights")["status"] == "online", 15)
+    truth = cameras.truth("lights")
+    switches = [t for t in truth if t[0] == "lights"]
+    assert switches, truth
+    # Watch the lights scene for long enough to see its switches (the loop is 30 s).
+    time.sleep(32)
+    raised = [m.data for m in consumer.messages()
+              if m.data and m.data["source"]["id"] in ("cam-lights", "cam-still")]
+    assert raised == [], raised
+
+
+def test_video_loss_after_the_debounce_and_restore_when_the_server_returns(
+        tmp_path: Path, cam_hub: HubProcess, consumer: Consumer) -> None:
+    port = free_port()
+    with camera_server([CameraSpec("cam", scene="still", duration_s=20, **SIZE)], port=port) as server:
+        add_camera(cam_hub, "cam-loss", server.url("cam"), offline_after_s=10)
+        assert wait(lambda: camera(cam_hub, "cam-loss")["status"] == "online", 15)
+        server.stop()
+        stopped = time.monotonic()
+        assert wait(lambda: camera(cam_hub, "cam-loss")["status"] != "online", 10)
+        assert wait(lambda: alarms_of(consumer, "video_loss", "cam-loss"), 25), cam_hub.log()[-2000:]
+        assert time.monotonic() - stopped >= 9.5, "video_loss came before the debounce"
+        loss = alarms_of(consumer, "video_loss", "cam-loss")[0].data
+        assert loss is not None and loss["change"] == "new"
+        assert cam_hub.metric("hub_camera_up", camera="cam-loss", site="shop-1") == 0.0
+        server.start()
+        returned = time.monotonic()
+        restored = wait(lambda: any(m.data and m.data["change"] == "restored"
+                                    for m in alarms_of(consumer, "video_loss", "cam-loss")), 25)
+        assert restored, cam_hub.log()[-2000:]
+        assert time.monotonic() - returned < 20, "the camera took over 20 s to recover"
+        assert camera(cam_hub, "cam-loss")["status"] == "online"
+        assert cam_hub.metric("hub_camera_up", camera="cam-loss", site="shop-1") == 1.0
+
+
+def test_covered_lens_is_a_tamper_alarm(cameras: CameraServer, cam_hub: HubProcess,
+                                        consumer: Consumer) -> None:
+    add_camera(cam_hub, "cam-covered", cameras.url("covered"))  # tamper alarms do not depend on arming
+    assert wait(lambda: alarms_of(consumer, "tamper", "cam-covered"), 45), cam_hub.log()[-2000:]
+    tamper = alarms_of(consumer, "tamper", "cam-covered")[0].data
+    assert tamper is not None and tamper["change"] == "new" and tamper["evidence"][0]["kind"] == "snapshot"
+
+
+def test_password_never_shown(cameras: CameraServer, cam_hub: HubProcess) -> None:
+    url = cameras.url("locked", "admin", PASSWORD)
+    created = add_camera(cam_hub, "cam-locked", url)
+    assert PASSWORD not in str(created) and created["url"].startswith("rtsp://admin@")
+    assert wait(lambda: camera(cam_hub, "cam-locked")["status"] == "online", 15), \
+        camera(cam_hub, "cam-locked")
+    snapshot = cam_hub.api.get("/api/v1/cameras/cam-locked/snapshot.jpg")
+    assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+    cam_hub.api.patch("/api/v1/cameras/cam-locked", json={"url": cameras.url("locked", "admin", "wrong")})
+    assert wait(lambda: camera(cam_hub, "cam-locked")["reason"] == "auth_refused", 20), \
+        camera(cam_hub, "cam-locked")
+    seen = [cam_hub.api.get("/api/v1/cameras").text, cam_hub.api.get("/api/v1/cameras/cam-locked").text,
+            cam_hub.api.get("/metrics").text, cam_hub.log(), cam_hub.api.get("/openapi.json").text]
+    for text in seen:
+        assert PASSWORD not in text and "wrong@" not in text
+
+
+@pytest.mark.parametrize(("name", "reason"), [("mpeg4", "unsupported_codec"), ("garbage", "bad_stream"),
+                                               ("nowhere", "not_found"), ("unreachable", "unreachable")])
+def test_bad_streams_say_why_and_the_hub_stays_up(cameras: CameraServer, cam_hub: HubProcess, name: str,
+                                                  reason: str) -> None:
+    url = {"unreachable": f"rtsp://127.0.0.1:{free_port()}/x",
+           "nowhere": f"rtsp://127.0.0.1:{cameras.port}/nowhere"}.get(name) or cameras.url(name)
+    add_camera(cam_hub, f"cam-{name}", url)
+    found = wait(lambda: camera(cam_hub, f"cam-{name}")["reason"] == reason, 20)
+    assert found, camera(cam_hub, f"cam-{name}")
+    assert camera(cam_hub, f"cam-{name}")["status"] in ("offline", "connecting")
+    assert cam_hub.api.get("/healthz").status_code == 200
+
+
+def test_camera_validation(cam_hub: HubProcess) -> None:
+    bad = [{"url": "http://cam/1"}, {"url": "rtsp://"}, {"armed": "sometimes"},
+           {"schedule": [{"days": [7], "start": "08:00", "end": "18:00"}]},
+           {"offline_after_s": 5}, {"motion": {"threshold": 0}}, {"site_id": "no-such-site"}]
+    for fields in bad:
+        body = {"id": "cam-x", "site_id": "shop-1", "name": "x", "url": "rtsp://127.0.0.1/x", **fields}
+        response = cam_hub.api.post("/api/v1/cameras", json=body)
+        assert response.status_code == 422, (fields, response.text)
