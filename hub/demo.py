@@ -1,8 +1,11 @@
-"""`hub demo`: the hub on its embedded defaults with a simulated fleet of alarm devices.
+"""`hub demo`: the hub on its embedded defaults with a simulated fleet of alarm devices and cameras.
 
 The fleet is registered through the API (as a technician would), then sends a gentle random stream of
 events and a heartbeat a minute from every device; a few devices stay silent so supervision shows.
-A simulated command center counts what arrives on the 110 queue and the demo logs it.
+Simulated RTSP cameras (simulators.camera, in this process) show scripted scenes: people walking past
+an armed camera raise video_motion alarms with snapshot and clip; a lighting change and waving trees
+raise nothing; a camera whose lens gets covered raises a tamper alarm. A simulated command center
+counts what arrives on the 110 queue and the demo logs it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ import asyncio
 import logging
 import threading
 
+import httpx
+
 from hub.app import Hub
 from hub.config import HubConfig
 from hub.web.auth import Role, issue
+from simulators.camera import CameraServer, CameraSpec
 from simulators.consumer import Consumer
 from simulators.fleet import Fleet, device_ids
 from simulators.provision import provision
@@ -22,6 +28,10 @@ log = logging.getLogger("hub.demo")
 _HEARTBEAT_S = 60
 _SILENT = 3
 _REPORT_EVERY_S = 30.0
+# (camera id, scene, armed): what the demo's cameras show.
+_CAMERAS = (("demo-cam-gate", "walk", True), ("demo-cam-lobby", "lights", True),
+            ("demo-cam-yard", "foliage", True), ("demo-cam-store", "covered", True),
+            ("demo-cam-office", "walk", False))
 
 
 class Demo:
@@ -31,15 +41,19 @@ class Demo:
         self.rate = rate
         self._stop = threading.Event()
         self._fleet_ref: Fleet | None = None
+        self._cameras: CameraServer | None = None
 
     async def run(self, hub: Hub) -> None:
         try:
             await asyncio.to_thread(self._provision, hub)
+            await asyncio.to_thread(self._start_cameras, hub)
             await asyncio.gather(asyncio.to_thread(self._fleet, hub), self._report(hub))
         finally:
             self._stop.set()
             if self._fleet_ref is not None:
                 self._fleet_ref.stop()
+            if self._cameras is not None:
+                self._cameras.close()
 
     def _provision(self, hub: Hub) -> None:
         assert hub.db is not None
@@ -47,6 +61,26 @@ class Demo:
         result = provision(f"http://{self.cfg.http}", token, self.devices, device_prefix="demo",
                            supervision_s=_HEARTBEAT_S * 2, stations=3)
         log.info("demo: %d devices registered (%d already there)", result.created, result.existing)
+
+    def _start_cameras(self, hub: Hub) -> None:
+        """The simulated cameras (encoded once into data_dir/camera-cache), registered through the API."""
+        assert hub.db is not None
+        specs = [CameraSpec(camera_id, scene=scene, width=640, height=360, fps=5.0, duration_s=60.0)
+                 for camera_id, scene, _armed in _CAMERAS]
+        self._cameras = CameraServer(specs, "127.0.0.1", 0, self.cfg.data_dir / "camera-cache").start()
+        token = issue(hub.db, "demo-cameras", Role.TECHNICIAN)
+        with httpx.Client(base_url=f"http://{self.cfg.http}", timeout=30,
+                          headers={"Authorization": f"Bearer {token}"}) as api:
+            site = api.get("/api/v1/sites", params={"limit": 1}).json()["items"][0]["id"]
+            for camera_id, _scene, armed in _CAMERAS:
+                body = {"id": camera_id, "site_id": site, "name": camera_id.removeprefix("demo-cam-"),
+                        "url": self._cameras.url(camera_id), "armed": armed, "offline_after_s": 60}
+                answer = api.post("/api/v1/cameras", json=body)
+                if answer.status_code == 409:  # registered by an earlier demo: its URL has a new port
+                    answer = api.patch(f"/api/v1/cameras/{camera_id}", json={"url": body["url"]})
+                answer.raise_for_status()
+        log.info("demo: %d simulated cameras on rtsp://127.0.0.1:%d/ (%s)", len(specs), self._cameras.port,
+                 ", ".join(f"{c} {scene}{'' if armed else ' (unarmed)'}" for c, scene, armed in _CAMERAS))
 
     def _fleet(self, hub: Hub) -> None:
         assert hub.broker is not None or self.cfg.mqtt.url
