@@ -30,6 +30,7 @@ from av.video.stream import VideoStream
 
 from drivers.rtsp_camera import failures
 from drivers.rtsp_camera.clip import StreamTemplate, write_clip
+from drivers.rtsp_camera.clock import StreamClock
 from drivers.rtsp_camera.config import Settings
 from drivers.rtsp_camera.failures import CameraFailure, Reason
 from drivers.rtsp_camera.frames import Frame, Mailbox, gray_of
@@ -65,7 +66,7 @@ class CameraStream:
         self._last: av.VideoFrame | None = None
         self._seq = 0
         self._handed_t: float | None = None  # stream time of the last frame handed over
-        self._last_t: float | None = None  # stream time of the last frame decoded
+        self._clock = StreamClock()
 
     def __repr__(self) -> str:
         return f"CameraStream({self.name!r}, {self.settings.safe_url!r})"
@@ -140,7 +141,8 @@ class CameraStream:
         try:
             stream = self._video_stream(container)
             ring = PacketRing(self.settings.preroll_s)
-            self._handed_t = self._last_t = None  # stream time starts again with each session
+            self._handed_t = None
+            self._clock.new_session()
             with self._lock:
                 self._ring, self._template = ring, StreamTemplate(stream)
             self._read(container, stream, ring)
@@ -221,24 +223,12 @@ class CameraStream:
         self._health.frame(wall, frame.width, frame.height)
         if self._health.state != State.ONLINE:
             self._set_state(State.ONLINE)
-        t = self._stream_time(frame)
+        t = self._clock.time_of(frame, wall, self._health.nominal_fps)
         if not self._due(t):
             return
         self._mailbox.put(Frame(gray=gray_of(frame), t=t, wall=wall, width=frame.width, height=frame.height,
                                 seq=self._seq, source=frame))
         self._health.handed_over()
-
-    def _stream_time(self, frame: av.VideoFrame) -> float:
-        """The frame's pts in seconds. FFmpeg's RTSP demuxer gives the first (probed) packet no pts:
-        such a frame is placed one frame duration before the next (or after the previous) one."""
-        if frame.time is not None:
-            self._last_t = float(frame.time)
-            return self._last_t
-        step = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
-        if not step and self._health.nominal_fps:
-            step = 1.0 / self._health.nominal_fps
-        self._last_t = self._last_t + step if self._last_t is not None else -step
-        return self._last_t
 
     def _due(self, t: float) -> bool:
         """Whether the analysis rate limit lets a frame at stream time `t` through (always, without)."""

@@ -18,7 +18,7 @@ class Frame:
     """One decoded picture. `gray` is read-only; `bgr()` converts the colour picture on request."""
 
     gray: np.ndarray
-    t: float  # stream time, seconds, from the frame's pts
+    t: float  # stream time, seconds, from the frame's pts; never runs backwards (see clock.py)
     wall: float  # epoch seconds when it was decoded
     width: int
     height: int

@@ -8,7 +8,8 @@ Quality grade, the worst rule that matches wins:
 - `good`: otherwise.
 
 The fps rules apply only when the stream declares a frame rate and the camera has been online for a
-full measuring window (the fps figure is meaningless before). Drops are counted since the start.
+full measuring window (the fps figure is meaningless before). Drops are counted since the start, and
+judged once 50 frames were handed over.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from drivers.rtsp_camera.failures import Reason
 
 FPS_WINDOW_S = 5.0
 HOUR_S = 3600.0
+MIN_HANDED = 50  # the drop ratio says little before (a connection starts with a burst of catch-up frames)
 
 
 class State(StrEnum):
@@ -58,7 +60,7 @@ class CameraStatus:
 def grade(*, state: State, fps: float, nominal_fps: float | None, fps_valid: bool, reconnects_1h: int,
           stalls_1h: int, handed: int, dropped: int) -> Quality:
     """The quality grade of the table in this module's docstring."""
-    drop_ratio = dropped / handed if handed else 0.0
+    drop_ratio = dropped / handed if handed >= MIN_HANDED else 0.0
     fps_ratio = fps / nominal_fps if fps_valid and nominal_fps else 1.0
     if state != State.ONLINE or reconnects_1h >= 3 or stalls_1h >= 2 or fps_ratio < 0.5 or drop_ratio > 0.1:
         return Quality.POOR
