@@ -30,6 +30,7 @@ CAMERAS = [
     CameraSpec("still", scene="still", duration_s=20, **SIZE),
     CameraSpec("lights", scene="lights", duration_s=30, **SIZE),
     CameraSpec("covered", scene="covered", duration_s=30, **SIZE),
+    CameraSpec("frozen", scene="frozen", duration_s=30, **SIZE),
     CameraSpec("locked", scene="still", duration_s=20, user="admin", password=PASSWORD, **SIZE),
     CameraSpec("mpeg4", scene="still", mode="mpeg4", duration_s=20, **SIZE),
     CameraSpec("garbage", scene="still", mode="garbage", duration_s=20, **SIZE),
@@ -160,12 +161,23 @@ def test_video_loss_after_the_debounce_and_restore_when_the_server_returns(
         assert cam_hub.metric("hub_camera_up", camera="cam-loss", site="shop-1") == 1.0
 
 
-def test_covered_lens_is_a_tamper_alarm(cameras: CameraServer, cam_hub: HubProcess,
-                                        consumer: Consumer) -> None:
-    add_camera(cam_hub, "cam-covered", cameras.url("covered"))  # tamper alarms do not depend on arming
-    assert wait(lambda: alarms_of(consumer, "tamper", "cam-covered"), 45), cam_hub.log()[-2000:]
-    tamper = alarms_of(consumer, "tamper", "cam-covered")[0].data
-    assert tamper is not None and tamper["change"] == "new" and tamper["evidence"][0]["kind"] == "snapshot"
+@pytest.mark.parametrize(("scene", "hold_s"), [("covered", 5.0), ("frozen", 10.0)])
+def test_a_covered_lens_or_frozen_picture_is_a_tamper_alarm(cameras: CameraServer, cam_hub: HubProcess,
+                                                            consumer: Consumer, scene: str,
+                                                            hold_s: float) -> None:
+    added = time.time()
+    add_camera(cam_hub, f"cam-{scene}", cameras.url(scene))  # tamper alarms do not depend on arming
+    assert wait(lambda: alarms_of(consumer, "tamper", f"cam-{scene}"), 70), cam_hub.log()[-2000:]
+    tamper = alarms_of(consumer, "tamper", f"cam-{scene}")[0]
+    assert tamper.data is not None and tamper.data["change"] == "new"
+    assert tamper.data["evidence"][0]["kind"] == "snapshot"
+    # It came while the condition was on screen, after it had been for its hold time (the hub sees it
+    # from when it started watching), give or take a frame and the hub's own delay.
+    span = [(begin, end) for kind, begin, end in cameras.truth(scene)
+            if kind == scene and begin <= tamper.arrival <= end + 3]
+    assert span, (tamper.arrival, cameras.truth(scene))
+    seen_from = max(span[0][0], added)
+    assert hold_s - 0.5 <= tamper.arrival - seen_from <= hold_s + 3, (tamper.arrival - seen_from, hold_s)
 
 
 def test_password_never_shown(cameras: CameraServer, cam_hub: HubProcess) -> None:

@@ -5,8 +5,8 @@ for ``clear_s``:
 
 - ``covered``: the picture is uniform (very low spatial spread of brightness): a hand, tape or a bag
   over the lens, a camera pointing at a wall, a dead sensor;
-- ``frozen``: the picture does not change at all, not even by one level of sensor noise: an encoder
-  repeating one picture decodes to identical frames;
+- ``frozen``: the picture does not change, not even by its sensor noise: an encoder repeating one
+  picture decodes to identical frames, except for the small changes of a re-encoded keyframe;
 - ``moved``: the scene's structure changed and stays changed: the correlation of the frame's edge map
   with a slowly learned reference edge map drops. Edges stay where they are when only the light
   changes, and the correlation is normalised, so lights alone do not count.
@@ -42,6 +42,11 @@ class TamperSettings(BaseModel):
         4.0, ge=0, le=64,
         description="Below this spatial standard deviation of brightness (0-255) the picture is uniform")
     covered_s: float = Field(5.0, ge=0, le=3600, description="Uniform this long (s) → covered")
+    frozen_change: float = Field(
+        1.0, ge=0, le=16,
+        description="Below this mean brightness change (0-255) from the previous frame the picture counts "
+                    "as unchanged: a live picture changes by its sensor noise (about 2 levels), while a "
+                    "frozen one re-encoded at each keyframe changes by a fraction of a level")
     frozen_s: float = Field(
         10.0, ge=0.5, le=3600, description="No pixel changing at all for this long (s) → frozen")
     moved_correlation: float = Field(
@@ -141,7 +146,7 @@ def tamper_step(state: TamperState | None, gray: Gray, t: float, settings: Tampe
     small = cv2.resize(gray, buffers.size, interpolation=cv2.INTER_LINEAR)
     spread = float(cv2.meanStdDev(small)[1][0, 0])
     uniform = spread < settings.uniform_std
-    frozen = not uniform and np.array_equal(gray, buffers.previous)
+    frozen = not uniform and float(cv2.mean(cv2.absdiff(gray, buffers.previous))[0]) < settings.frozen_change
     buffers.previous[...] = gray
     correlation = None if uniform or frozen else _moved_check(state, small, t)
     looks_moved = correlation is not None and correlation < settings.moved_correlation
