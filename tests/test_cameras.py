@@ -137,21 +137,31 @@ def test_lighting_change_and_still_scene_raise_nothing(cameras: CameraServer, ca
     assert raised == [], raised
 
 
-def test_video_loss_after_the_debounce_and_restore_when_the_server_returns(
-        tmp_path: Path, cam_hub: HubProcess, consumer: Consumer) -> None:
-    port = free_port()
-    with camera_server([CameraSpec("cam", scene="still", duration_s=20, **SIZE)], port=port) as server:
+@pytest.mark.parametrize("fault", ["restart", "stall"])
+def test_video_loss_after_the_debounce_and_restore_when_the_stream_returns(
+        cam_hub: HubProcess, consumer: Consumer, fault: str) -> None:
+    """The server vanishes (connections closed, port refused) or the stream stalls (connection open,
+    no data): offline, `video_loss` after offline_after_s, back by itself with the restore."""
+    with camera_server([CameraSpec("cam", scene="still", duration_s=20, **SIZE)], port=free_port()) as server:
         add_camera(cam_hub, "cam-loss", server.url("cam"), offline_after_s=10)
         assert wait(lambda: camera(cam_hub, "cam-loss")["status"] == "online", 15)
-        server.stop()
-        stopped = time.monotonic()
+        if fault == "restart":
+            server.stop()
+        else:
+            server.stall("cam")
         assert wait(lambda: camera(cam_hub, "cam-loss")["status"] != "online", 10)
+        offline = time.monotonic()
+        assert camera(cam_hub, "cam-loss")["reason"] in (("ended", "unreachable") if fault == "restart"
+                                                          else ("stalled", "timeout"))
         assert wait(lambda: alarms_of(consumer, "video_loss", "cam-loss"), 25), cam_hub.log()[-2000:]
-        assert time.monotonic() - stopped >= 9.5, "video_loss came before the debounce"
+        assert time.monotonic() - offline >= 9.5, "video_loss came before the debounce"
         loss = alarms_of(consumer, "video_loss", "cam-loss")[0].data
         assert loss is not None and loss["change"] == "new"
         assert cam_hub.metric("hub_camera_up", camera="cam-loss", site="shop-1") == 0.0
-        server.start()
+        if fault == "restart":
+            server.start()
+        else:
+            server.resume("cam")
         returned = time.monotonic()
         restored = wait(lambda: any(m.data and m.data["change"] == "restored"
                                     for m in alarms_of(consumer, "video_loss", "cam-loss")), 25)
@@ -159,6 +169,26 @@ def test_video_loss_after_the_debounce_and_restore_when_the_server_returns(
         assert time.monotonic() - returned < 20, "the camera took over 20 s to recover"
         assert camera(cam_hub, "cam-loss")["status"] == "online"
         assert cam_hub.metric("hub_camera_up", camera="cam-loss", site="shop-1") == 1.0
+        assert cam_hub.metric("hub_camera_reconnects_total", camera="cam-loss") >= 1
+
+
+def test_a_resolution_change_mid_stream_keeps_the_camera_online(cam_hub: HubProcess) -> None:
+    with camera_server([CameraSpec("resize", scene="walk", mode="resize", duration_s=10, **SIZE)],
+                       port=free_port()) as server:
+        add_camera(cam_hub, "cam-resize", server.url("resize"), armed=True)
+        assert wait(lambda: camera(cam_hub, "cam-resize")["status"] == "online", 15)
+        sizes = set()
+        deadline = time.monotonic() + 12  # more than a loop: both sizes are shown
+        while time.monotonic() < deadline:
+            shot = cam_hub.api.get("/api/v1/cameras/cam-resize/snapshot.jpg")
+            if shot.status_code == 200:
+                with av.open(io.BytesIO(shot.content)) as image:
+                    frame = next(image.decode(video=0))
+                    sizes.add((frame.width, frame.height))
+            time.sleep(0.5)
+        assert sizes == {(320, 180), (160, 90)}, sizes
+        assert camera(cam_hub, "cam-resize")["status"] == "online"
+        assert cam_hub.api.get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize(("scene", "hold_s"), [("covered", 5.0), ("frozen", 10.0)])
