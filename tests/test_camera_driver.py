@@ -41,6 +41,7 @@ CAMERAS = [
     CameraSpec("garbage", "still", 320, 180, 5.0, mode="garbage", duration_s=10),
     CameraSpec("resize", "walk", 320, 180, 5.0, mode="resize", duration_s=4),
     CameraSpec("stalling", "still", 320, 180, 5.0, duration_s=10),
+    CameraSpec("hung", "still", 320, 180, 5.0, duration_s=10),
 ]
 
 
@@ -250,6 +251,18 @@ def test_a_stream_that_is_not_h264_is_unsupported(server: CameraServer,
                                                   run: Callable[..., tuple[CameraStream, Recorder]]) -> None:
     _, status = failure_of(server, server.url("mpeg4"), run)
     assert status.reason == Reason.UNSUPPORTED_CODEC
+
+
+def test_a_camera_that_never_answers_times_out(server: CameraServer,
+                                              run: Callable[..., tuple[CameraStream, Recorder]]) -> None:
+    server.stall("hung")  # the connection is accepted, the RTSP requests are never answered
+    try:
+        started = time.time()
+        _, status = failure_of(server, server.url("hung"), run)
+        assert status.reason == Reason.TIMEOUT
+        assert 1.9 <= status.since - started < 3.5, "after the open timeout of 2 s"
+    finally:
+        server.resume("hung")
 
 
 def test_garbage_is_a_bad_stream_and_the_driver_keeps_trying(

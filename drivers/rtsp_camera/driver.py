@@ -65,6 +65,7 @@ class CameraStream:
         self._template: StreamTemplate | None = None
         self._last: av.VideoFrame | None = None
         self._seq = 0
+        self._pictures = 0  # decoded in the current session
         self._handed_t: float | None = None  # stream time of the last frame handed over
         self._clock = StreamClock()
 
@@ -138,6 +139,8 @@ class CameraStream:
         except CameraFailure as failure:
             return failure
         ring: PacketRing | None = None
+        self._pictures = 0
+        stream: VideoStream | None = None
         try:
             stream = self._video_stream(container)
             ring = PacketRing(self.settings.preroll_s)
@@ -150,7 +153,8 @@ class CameraStream:
         except CameraFailure as failure:
             return failure
         except Exception as exc:  # anything PyAV raises mid-stream: the session is over, the camera is not
-            return failures.on_read(exc, self.settings.password)
+            undecodable = not self._pictures and not (stream and stream.codec_context.width)
+            return failures.on_read(exc, self.settings.password, undecodable=undecodable)
         finally:
             self._close(container, ring)
 
@@ -158,11 +162,13 @@ class CameraStream:
         settings = self.settings
         # The read timeout never exceeds the stall timeout, so a silent server is a stall on time.
         timeout = (settings.open_timeout_s, min(settings.read_timeout_s, settings.stall_timeout_s))
+        started = time.monotonic()
         try:
             return av.open(settings.url.get_secret_value(), options=OPEN_OPTIONS, timeout=timeout)
         except Exception as exc:
+            out_of_time = time.monotonic() - started >= 0.95 * settings.open_timeout_s
             # `from None`: FFmpeg's error carries the URL with its password; the translation does not.
-            raise failures.on_open(exc, settings.password) from None
+            raise failures.on_open(exc, settings.password, out_of_time=out_of_time) from None
 
     def _video_stream(self, container: InputContainer) -> VideoStream:
         if not container.streams.video:
@@ -183,7 +189,7 @@ class CameraStream:
         """Demux and decode until the stream ends (returns) or fails (raises CameraFailure)."""
         stall_s = self.settings.stall_timeout_s
         last_frame = time.monotonic()
-        packets, pictures = 0, 0
+        packets = 0
         for packet in container.demux(stream):
             if self._stopping.is_set():
                 return
@@ -199,10 +205,11 @@ class CameraStream:
                 self._deliver(frame)
             now = time.monotonic()
             if frames:
-                last_frame, pictures = now, pictures + len(frames)
+                last_frame = now
+                self._pictures += len(frames)
             elif now - last_frame > stall_s:
                 raise CameraFailure(Reason.BAD_STREAM, f"{packets} packets, no picture for {stall_s:g} s")
-        if not pictures and (packets or not stream.codec_context.width):
+        if not self._pictures and (packets or not stream.codec_context.width):
             # Garbage after PLAY makes FFmpeg's RTSP demuxer give up quietly: not a clean end.
             raise CameraFailure(Reason.BAD_STREAM, f"the stream ended after {packets} undecodable packets")
 

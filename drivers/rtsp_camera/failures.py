@@ -41,15 +41,22 @@ class CameraFailure(Unavailable):
         super().__init__(f"{reason}: {self.detail}" if self.detail else str(reason))
 
 
-def on_open(exc: Exception, password: str | None) -> CameraFailure:
-    """Translate an error raised while opening the stream."""
-    return CameraFailure(_open_reason(exc), _describe(exc), password=password)
+def on_open(exc: Exception, password: str | None, *, out_of_time: bool = False) -> CameraFailure:
+    """Translate an error raised while opening the stream. `out_of_time`: the open timeout had passed
+    (FFmpeg reports an RTSP request cut short by it as invalid data, not as a timeout)."""
+    reason = _open_reason(exc)
+    if out_of_time and reason == Reason.BAD_STREAM:
+        reason = Reason.TIMEOUT
+    return CameraFailure(reason, _describe(exc), password=password)
 
 
-def on_read(exc: Exception, password: str | None) -> CameraFailure:
-    """Translate an error raised while reading or decoding an open stream."""
+def on_read(exc: Exception, password: str | None, *, undecodable: bool = False) -> CameraFailure:
+    """Translate an error raised while reading or decoding an open stream. `undecodable`: the session
+    never gave a picture, nor even its size (garbage can keep FFmpeg's RTSP demuxer waiting for the end
+    of a bogus interleaved frame until the read timeout: that is a bad stream, not a stall)."""
     if isinstance(exc, av.error.TimeoutError | av.error.ExitError):
-        reason = Reason.STALLED  # PyAV's read timeout fired before the watchdog: no bytes at all
+        # PyAV's read timeout fired before the watchdog: no packet for that long
+        reason = Reason.BAD_STREAM if undecodable else Reason.STALLED
     elif isinstance(exc, av.error.EOFError):
         reason = Reason.ENDED
     elif isinstance(exc, av.error.InvalidDataError):
