@@ -6,7 +6,7 @@ known ones.
 
 from __future__ import annotations
 
-from drivers import mqtt_cc, pingan_mqtt, zigbee2mqtt
+from drivers import mqtt_cc, pingan_mqtt, rtsp_camera, zigbee2mqtt
 from hub.errors import ConfigError
 
 DECODERS = {
@@ -14,6 +14,7 @@ DECODERS = {
     zigbee2mqtt.Zigbee2Mqtt.protocol: zigbee2mqtt.Zigbee2Mqtt,
 }
 SINKS = {mqtt_cc.MqttSink.kind: mqtt_cc.MqttSink}
+SOURCES = {rtsp_camera.CameraStream.kind: rtsp_camera.CameraStream}
 # SIA DC-09 panels can be registered ahead of the receiver that reads them (it has no decoder here).
 PROTOCOLS = frozenset(DECODERS) | {"sia"}
 

@@ -1,16 +1,20 @@
-"""The two shapes every driver takes.
+"""The three shapes every driver takes.
 
 A *decoder* turns one message of its wire format into signals and heartbeats; it knows its topics and
 its format and nothing else. A *sink* sends deliveries to one kind of receiver and says which it
-confirmed. Both translate their library's errors at this boundary (`hub.errors`).
+confirmed. A *video source* keeps one camera's stream open and hands over its newest frame, its
+status, and clips of its own packets. Each translates its library's errors at this boundary
+(`hub.errors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 from hub.model import Heartbeat, Signal
 from hub.registry import Registry
@@ -67,3 +71,26 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class VideoSource(Protocol):
+    kind: ClassVar[str]
+    on_status: Callable[[Any], None] | None  # called from the source's own thread on every change
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def latest(self, timeout: float | None = None) -> Any:
+        """The newest frame not yet taken (latest wins), waiting up to `timeout` s; None if none came."""
+        ...
+
+    def status(self) -> Any: ...
+
+    def snapshot(self) -> Any:
+        """The most recent picture in colour, or None before the first."""
+        ...
+
+    def clip(self, start_wall: float, end_wall: float, path: Path) -> Future[Path]:
+        """The source's own packets of [start_wall, end_wall] written to `path`, without re-encoding."""
+        ...

@@ -21,7 +21,11 @@ DRIVERS_DIR = Path(drivers.__file__).resolve().parent
 ENTRIES: list[tuple[str, str, type[Any], type[Any]]] = (
     [(name, "protocol", cls, base.Decoder) for name, cls in drivers.DECODERS.items()]
     + [(name, "kind", cls, base.Sink) for name, cls in drivers.SINKS.items()]
+    + [(name, "kind", cls, base.VideoSource) for name, cls in drivers.SOURCES.items()]
 )
+# A valid value of each driver's required settings.
+EXAMPLES = {"url": "mqtt://127.0.0.1:1883"}
+EXAMPLES_OF = {"drivers.rtsp_camera": {"url": "rtsp://127.0.0.1:8554/cam-001"}}
 IDS = [f"{attr}={name}" for name, attr, _cls, _proto in ENTRIES]
 
 
@@ -39,6 +43,7 @@ def package_of(cls: type[Any]) -> str:
 def test_the_registries_are_not_empty_and_every_package_is_registered() -> None:
     assert set(drivers.DECODERS) == {"mqtt", "zigbee2mqtt"}
     assert set(drivers.SINKS) == {"mqtt"}
+    assert set(drivers.SOURCES) == {"rtsp"}
     packages = {m.name for m in pkgutil.iter_modules([str(DRIVERS_DIR)]) if m.ispkg}
     registered = {package_of(cls).removeprefix("drivers.") for _n, _a, cls, _p in ENTRIES}
     assert packages == registered, "a driver package that no registry knows is dead code"
@@ -60,10 +65,11 @@ def test_a_driver_package_has_config_and_driver_modules(name: str, attr: str, cl
 def test_settings_are_a_strict_frozen_pydantic_model(name: str, attr: str, cls: type[Any],
                                                      protocol: type[Any]) -> None:
     settings = importlib.import_module(f"{package_of(cls)}.config").Settings
+    examples = EXAMPLES_OF.get(package_of(cls), EXAMPLES)
     assert issubclass(settings, pydantic.BaseModel)
     assert settings.model_config.get("extra") == "forbid"
     assert settings.model_config.get("frozen") is True
-    required = {k: "mqtt://127.0.0.1:1883" for k, f in settings.model_fields.items() if f.is_required()}
+    required = {k: examples[k] for k, f in settings.model_fields.items() if f.is_required()}
     instance = settings(**required)
     with pytest.raises(pydantic.ValidationError, match="Extra inputs are not permitted"):
         settings(**required, no_such_setting=1)

@@ -26,6 +26,8 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     url: SecretStr = Field(description="rtsp://[user:password@]host[:port]/path of the stream (H.264)")
+    name: str = Field("camera", min_length=1, max_length=64,
+                      description="The camera's id, in logs and thread names")
     open_timeout_s: float = Field(5.0, gt=0, le=60, description="connect, RTSP handshake and first probe")
     read_timeout_s: float = Field(5.0, gt=0, le=60, description="no bytes for this long: the read fails")
     stall_timeout_s: float = Field(10.0, gt=0, le=600,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
+from typing import ClassVar
 
 import av
 import numpy as np
@@ -51,11 +52,13 @@ StatusCallback = Callable[[CameraStatus], None]
 class CameraStream:
     """One camera: `start()`, then `latest()` frames, `status()`, `clip()`; `stop()` when done."""
 
-    def __init__(self, settings: Settings, on_status: StatusCallback | None = None, *,
-                 name: str = "camera") -> None:
+    kind: ClassVar[str] = "rtsp"
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.name = name
-        self._on_status = on_status
+        self.name = settings.name
+        # Called from the capture thread on every state or reason change; set it before start().
+        self.on_status: StatusCallback | None = None
         self._health = Health()
         self._mailbox = Mailbox()
         self._stopping = threading.Event()
@@ -275,9 +278,9 @@ class CameraStream:
     def _set_state(self, state: State, reason: Reason | None = None) -> None:
         if not self._health.change(state, reason):
             return
-        if self._on_status is None:
+        if self.on_status is None:
             return
         try:
-            self._on_status(self.status())
+            self.on_status(self.status())
         except Exception:
             log.exception("camera %s: on_status callback failed", self.name)

@@ -54,7 +54,8 @@ class CameraWorker:
         self.stream = CameraStream(StreamSettings(
             url=SecretStr(url), open_timeout_s=settings.open_timeout_s,
             stall_timeout_s=settings.stall_timeout_s, analysis_fps=settings.analysis_fps,
-            preroll_s=settings.preroll_s), on_status=self._on_status, name=camera.id)
+            preroll_s=settings.preroll_s, name=camera.id))
+        self.stream.on_status = self._on_status
         self._motion = _motion_settings(camera)
         self._tamper_settings = TamperSettings()
         self._motion_state: MotionState | None = None
