@@ -76,6 +76,7 @@ class Sink(Protocol):
 class VideoSource(Protocol):
     kind: ClassVar[str]
     on_status: Callable[[Any], None] | None  # called from the source's own thread on every change
+    on_frame: Callable[[], None] | None  # likewise, when a new frame is ready for latest()
 
     def start(self) -> None: ...
 

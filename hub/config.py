@@ -85,6 +85,8 @@ class CameraSettings(_Strict):
     open_timeout_s: float = Field(5.0, gt=0, le=60, description="Connect and RTSP handshake")
     analysis_fps: float | None = Field(
         None, gt=0, le=60, description="Analyse at most this many frames/s per camera (None: every frame)")
+    analysis_threads: int = Field(2, ge=1, le=64, description="Threads analysing the cameras' frames (a few "
+                                  "serve hundreds of cameras: more only add interpreter-lock handovers)")
     preroll_s: float = Field(5.0, ge=0, le=60, description="Clip time before a motion event starts")
     postroll_s: float = Field(10.0, ge=1, le=120, description="Clip time after a motion event starts")
     evidence_max_age_days: float = Field(30.0, gt=0, le=3650,

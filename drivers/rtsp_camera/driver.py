@@ -57,8 +57,10 @@ class CameraStream:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = settings.name
-        # Called from the capture thread on every state or reason change; set it before start().
+        # Called from the capture thread on every state or reason change, and after each frame handed
+        # over (`latest()` has it); set them before start(). They must be quick.
         self.on_status: StatusCallback | None = None
+        self.on_frame: Callable[[], None] | None = None
         self._health = Health()
         self._mailbox = Mailbox()
         self._stopping = threading.Event()
@@ -167,7 +169,11 @@ class CameraStream:
         timeout = (settings.open_timeout_s, min(settings.read_timeout_s, settings.stall_timeout_s))
         started = time.monotonic()
         try:
-            return av.open(settings.url.get_secret_value(), options=OPEN_OPTIONS, timeout=timeout)
+            # FFmpeg's own socket timeout (microseconds), not PyAV's `timeout=`: that one is an interrupt
+            # callback into Python on every poll of every stream, which cost a hundred cameras a
+            # measurable share of a core in interpreter-lock traffic.
+            options = {**OPEN_OPTIONS, "timeout": str(int(min(timeout) * 1_000_000))}
+            return av.open(settings.url.get_secret_value(), options=options)
         except Exception as exc:
             out_of_time = time.monotonic() - started >= 0.95 * settings.open_timeout_s
             # `from None`: FFmpeg's error carries the URL with its password; the translation does not.
@@ -239,6 +245,8 @@ class CameraStream:
         self._mailbox.put(Frame(gray=gray_of(frame), t=t, wall=wall, width=frame.width, height=frame.height,
                                 seq=self._seq, source=frame))
         self._health.handed_over()
+        if self.on_frame is not None:
+            self.on_frame()
 
     def _due(self, t: float) -> bool:
         """Whether the analysis rate limit lets a frame at stream time `t` through (always, without)."""

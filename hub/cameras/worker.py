@@ -1,7 +1,8 @@
 """One camera in the hub: its stream, the motion and tamper analysis of its frames, and its health.
 
-The stream (drivers.rtsp_camera) decodes in its own thread and hands over the newest frame; this
-worker's thread analyses it and turns what it sees into signals for the pipeline:
+The stream (drivers.rtsp_camera) decodes in its own thread and hands over the newest frame; one of
+the manager's few analysis threads (`AnalysisPool`) then analyses it here and turns what it sees into
+signals for the pipeline:
 
 - motion event start → `video_motion` (an alarm when the camera is armed at that moment, a logged
   `status` signal otherwise), with a snapshot (boxes drawn) and a clip of pre-roll + post-roll;
@@ -39,13 +40,14 @@ from hub.motion.tamper import TamperSettings, TamperState, tamper_step
 from hub.pipeline import Observed
 
 log = logging.getLogger(__name__)
-_TAKE_S = 0.5  # how long to wait for a frame before looking at the health again
+_TAMPER_EVERY_S = 1.0  # tamper conditions hold for seconds: one look a second is plenty
 
 
 class CameraWorker:
     def __init__(self, camera: Camera, url: str, *, submit: Callable[[Observed], None],
                  evidence: EvidenceStore, settings: CameraSettings, zone: tzinfo,
-                 was_online: bool | None = None) -> None:
+                 was_online: bool | None = None,
+                 on_frame: Callable[[CameraWorker], None] = lambda _worker: None) -> None:
         self.camera = camera
         self.submit = submit
         self.evidence = evidence
@@ -56,14 +58,16 @@ class CameraWorker:
             stall_timeout_s=settings.stall_timeout_s, analysis_fps=settings.analysis_fps,
             preroll_s=settings.preroll_s, name=camera.id))
         self.stream.on_status = self._on_status
+        self.stream.on_frame = lambda: on_frame(self)
+        self.queued = False  # waiting in the analysis pool's queue (the pool's own flag)
         self._motion = _motion_settings(camera)
         self._tamper_settings = TamperSettings()
         self._motion_state: MotionState | None = None
         self._tamper_state: TamperState | None = None
         self._tampered = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"analysis-{camera.id}", daemon=True)
-        self._lock = threading.Lock()
+        self._tamper_t: float | None = None
+        self._lock = threading.Lock()  # health state, shared with the stream's thread
+        self._busy = threading.Lock()  # one analysis of this camera at a time
         self._online = False
         # A camera stored as offline may have an open video_loss alarm: its first frame restores it.
         self._loss_reported = was_online is False
@@ -73,11 +77,8 @@ class CameraWorker:
 
     def start(self) -> None:
         self.stream.start()
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
         self.stream.stop()
 
     def update(self, camera: Camera) -> None:
@@ -110,24 +111,37 @@ class CameraWorker:
 
     # -- the analysis thread ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            frame = self.stream.latest(timeout=_TAKE_S)
-            self._check_loss(time.time())
+    def analyse_latest(self) -> None:
+        """Analyse the newest frame, if there is one not yet analysed (from an analysis thread)."""
+        if not self._busy.acquire(blocking=False):
+            return  # another analysis thread has this camera: it takes the newest frame after
+        try:
+            frame = self.stream.latest(timeout=0)
             if frame is not None:
                 try:
                     self._analyse(frame)
                 except Exception:  # one bad frame must not end the camera's supervision
                     log.exception("camera %s: analysis of frame %d failed", self.camera.id, frame.seq)
+        finally:
+            self._busy.release()
+
+    def check_health(self, now: float) -> None:
+        """Raise video loss when the camera has been without pictures for its debounce."""
+        self._check_loss(now)
 
     def _analyse(self, frame: Frame) -> None:
         started = time.perf_counter()
         self._motion_state, motion = step(self._motion_state, frame.gray, frame.t, self._motion)
-        self._tamper_state, tamper = tamper_step(self._tamper_state, frame.gray, frame.t,
-                                                 self._tamper_settings)
-        metrics.CAMERA_ANALYSIS.observe(time.perf_counter() - started)
         if motion.transition == "start":
             self._motion_started(frame, motion)
+        if self._tamper_t is None or not 0 <= frame.t - self._tamper_t < _TAMPER_EVERY_S:
+            self._tamper_t = frame.t
+            self._tamper(frame, motion)
+        metrics.CAMERA_ANALYSIS.observe(time.perf_counter() - started)
+
+    def _tamper(self, frame: Frame, motion: MotionResult) -> None:
+        self._tamper_state, tamper = tamper_step(self._tamper_state, frame.gray, frame.t,
+                                                 self._tamper_settings)
         # One tamper alarm per camera: raised by the first condition, restored when none is left.
         if tamper.active and not self._tampered:
             self._tampered = True
@@ -150,7 +164,8 @@ class CameraWorker:
             pre, post = self.settings.preroll_s, self.settings.postroll_s
             clip = self.stream.clip(frame.wall - pre, frame.wall + post, self.evidence.root / rel)
             clip.add_done_callback(self._clip_done)
-            evidence = (*evidence, Evidence("clip", rel))
+            if not (clip.done() and clip.exception() is not None):  # no stream to cut it from: no link
+                evidence = (*evidence, Evidence("clip", rel))
         self._signal(Category.VIDEO_MOTION, Qualifier.NEW if armed else Qualifier.STATUS, frame.wall,
                      text=f"{len(motion.boxes)} moving regions, {motion.fraction:.1%} of the view",
                      evidence=evidence)

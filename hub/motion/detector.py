@@ -159,7 +159,7 @@ def step(state: MotionState | None, gray: Gray, t: float, settings: MotionSettin
     calibrating = t < calibrate_until
     _learn(model, frame, dt, t - state.started, calibrating, settings)
     boxes = () if calibrating else _boxes(model, moving)
-    return _events(state, t, calibrate_until, calibrating, boxes, fraction)
+    return _events(state, t, dt, calibrate_until, calibrating, boxes, fraction)
 
 
 def _follow_contrast(model: _Model, small: Image, alpha: float) -> None:
@@ -205,9 +205,13 @@ def _boxes(model: _Model, moving: Image) -> tuple[Box, ...]:
     return tuple(boxes)
 
 
-def _events(state: MotionState, t: float, calibrate_until: float, calibrating: bool, boxes: tuple[Box, ...],
-            fraction: float) -> tuple[MotionState, MotionResult]:
-    """Event lifecycle: motion for ``confirm_s`` starts one, ``quiet_s`` without motion ends it."""
+def _events(state: MotionState, t: float, dt: float, calibrate_until: float, calibrating: bool,
+            boxes: tuple[Box, ...], fraction: float) -> tuple[MotionState, MotionResult]:
+    """Event lifecycle: motion for ``confirm_s`` starts one, ``quiet_s`` without motion ends it.
+
+    A frame stands for the interval since the previous one: n moving frames `dt` apart show motion
+    for n·dt seconds, so at 5 fps a 0.5 s confirm takes 3 frames, not the 4 that "0.5 s between the
+    first and the last" would (one frame interval of latency for nothing)."""
     settings, events, in_event = state.settings, state.events, state.in_event
     moving = bool(boxes)
     moving_since = (state.moving_since if state.moving_since is not None else t) if moving else None
@@ -217,7 +221,7 @@ def _events(state: MotionState, t: float, calibrate_until: float, calibrating: b
         transition = "update"
     elif in_event and last_motion is not None and t - last_motion >= settings.quiet_s - _EPS:
         transition, in_event = "end", False
-    elif not in_event and moving_since is not None and t - moving_since >= settings.confirm_s - _EPS:
+    elif not in_event and moving_since is not None and t - moving_since + dt >= settings.confirm_s - _EPS:
         transition, in_event, events = "start", True, events + 1
     new = MotionState(settings=settings, model=state.model, started=state.started, t=t,
                       calibrate_until=calibrate_until, moving_since=moving_since, last_motion=last_motion,
