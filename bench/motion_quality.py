@@ -161,8 +161,11 @@ class EventRules:
     moving_since: float | None = None
     last_motion: float | None = None
     open: bool = False
+    t: float | None = None
 
     def feed(self, t: float, moving: bool) -> str | None:
+        dt = t - self.t if self.t is not None else 0.0  # a frame stands for the interval before it
+        self.t = t
         self.moving_since = (self.moving_since if self.moving_since is not None else t) if moving else None
         self.last_motion = t if moving else self.last_motion
         if self.open and moving:
@@ -170,7 +173,8 @@ class EventRules:
         if self.open and self.last_motion is not None and t - self.last_motion >= self.quiet_s - 1e-6:
             self.open = False
             return "end"
-        if not self.open and self.moving_since is not None and t - self.moving_since >= self.confirm_s - 1e-6:
+        confirmed = self.moving_since is not None and t - self.moving_since + dt >= self.confirm_s - 1e-6
+        if not self.open and confirmed:
             self.open = True
             return "start"
         return None

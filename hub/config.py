@@ -84,7 +84,9 @@ class CameraSettings(_Strict):
     stall_timeout_s: float = Field(10.0, gt=0, le=600, description="No frame this long: reconnect")
     open_timeout_s: float = Field(5.0, gt=0, le=60, description="Connect and RTSP handshake")
     analysis_fps: float | None = Field(
-        None, gt=0, le=60, description="Analyse at most this many frames/s per camera (None: every frame)")
+        10.0, gt=0, le=60,
+        description="Analyse at most this many frames/s per camera (None: every frame): motion in seconds "
+                    "needs no more, and a 25 fps stream's extra frames would cost analysis for nothing")
     analysis_threads: int = Field(2, ge=1, le=64, description="Threads analysing the cameras' frames (a few "
                                   "serve hundreds of cameras: more only add interpreter-lock handovers)")
     preroll_s: float = Field(5.0, ge=0, le=60, description="Clip time before a motion event starts")

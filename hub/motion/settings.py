@@ -69,6 +69,8 @@ class MotionSettings(BaseModel):
         description="After a start or a large scene change, how long (s) the background is learned and "
                     "no motion is reported")
     confirm_s: float = Field(
-        0.5, ge=0, le=30, description="Motion must last this long (s) before an event starts")
+        0.6, ge=0, le=30,
+        description="Motion must last this long (s) before an event starts; each frame counts for the "
+                    "interval since the one before (3 frames at 4 or 5 fps, 15 at 25 fps)")
     quiet_s: float = Field(
         10.0, ge=0, le=600, description="An event ends after this long (s) without motion")
