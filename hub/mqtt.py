@@ -9,6 +9,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.errors import ConfigError
+from hub.secrets import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +35,6 @@ class BrokerAddress:
 
     def __str__(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
 
 
 def make_client(address: BrokerAddress, client_id: str, *, persistent: bool,

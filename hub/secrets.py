@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -46,11 +47,23 @@ class Vault:
             raise ConfigError("a stored secret cannot be decrypted: wrong HUB_SECRET_KEY?") from exc
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*)(:[^@/\s]*)?@")
+
+# `scheme://user:password@` anywhere in a text (FFmpeg and URL parsers echo whole URLs in their errors).
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^\s/@:]*):(?P<password>[^\s/@]*)@")
+
+
+def redact(text: str, password: str | None = None) -> str:
+    """`text` with every `user:password@` shown as `user:***@`, and the bare `password` too: what
+    may go into a log line, an error or a status."""
+    text = _CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
+    if password:
+        for form in {password, unquote(password)}:
+            if form:
+                text = text.replace(form, "***")
+    return text
 
 
 def public_url(url: str) -> str:
     """A URL without its password (`rtsp://admin:secret@cam/1` → `rtsp://admin@cam/1`): what may be
-    shown, logged or stored in the clear."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}@" if m["user"] else m["scheme"], url)
-
+    stored in the clear and shown back."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}@" if m["user"] else m["scheme"], url)

@@ -402,9 +402,9 @@ def test_a_clip_of_the_past_is_written_at_once_and_one_without_a_stream_fails(
 
 
 def test_settings_keep_the_password_secret_and_bound_their_values() -> None:
-    s = Settings(url=SecretStr(f"rtsp://admin:{PASSWORD}@10.0.0.7:554/Streaming/101"))
+    s = Settings(url=SecretStr(f"rtsp://admin:{PASSWORD}@127.0.0.7:554/Streaming/101"))
     assert PASSWORD not in repr(s) and PASSWORD not in str(s) and PASSWORD not in s.model_dump_json()
-    assert s.safe_url == "rtsp://admin:***@10.0.0.7:554/Streaming/101"
+    assert s.safe_url == "rtsp://admin:***@127.0.0.7:554/Streaming/101"
     assert s.password == PASSWORD
     assert (s.open_timeout_s, s.read_timeout_s, s.stall_timeout_s, s.preroll_s) == (5.0, 5.0, 10.0, 5.0)
     for bad in ({"backoff_max_s": 61}, {"backoff_initial_s": 10, "backoff_max_s": 5}, {"preroll_s": -1},
@@ -417,10 +417,10 @@ def test_settings_keep_the_password_secret_and_bound_their_values() -> None:
 
 
 def test_redact_hides_credentials_in_ffmpeg_messages() -> None:
-    message = f"[Errno 1] Server returned 401: 'rtsp://admin:{PASSWORD}@10.0.0.7/x' (also {PASSWORD})"
+    message = f"[Errno 1] Server returned 401: 'rtsp://admin:{PASSWORD}@127.0.0.7/x' (also {PASSWORD})"
     cleaned = redact(message, PASSWORD)
-    assert PASSWORD not in cleaned and "rtsp://admin:***@10.0.0.7/x" in cleaned
-    assert redact("rtsp://10.0.0.7/x") == "rtsp://10.0.0.7/x"
+    assert PASSWORD not in cleaned and "rtsp://admin:***@127.0.0.7/x" in cleaned
+    assert redact("rtsp://127.0.0.7/x") == "rtsp://127.0.0.7/x"
 
 
 def test_the_quality_grade_follows_reconnects_stalls_fps_and_drops() -> None:

@@ -1,24 +1,12 @@
-"""Settings of one RTSP camera stream, and the one place that hides its password."""
+"""Settings of one RTSP camera stream; its password is hidden by `hub.secrets.redact`."""
 
 from __future__ import annotations
 
-import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-# `scheme://user:password@` anywhere in a text, as FFmpeg echoes it in its own error strings.
-_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s/@:]*):([^\s/@]*)@")
-
-
-def redact(text: str, password: str | None = None) -> str:
-    """`text` with every `user:password@` replaced by `user:***@`, and the bare password too."""
-    text = _CREDENTIALS.sub(r"\1\2:***@", text)
-    if password:
-        for form in {password, unquote(password)}:
-            if form:
-                text = text.replace(form, "***")
-    return text
+from hub.secrets import redact
 
 
 class Settings(BaseModel):

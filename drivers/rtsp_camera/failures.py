@@ -12,8 +12,8 @@ from enum import StrEnum
 
 import av.error
 
-from drivers.rtsp_camera.config import redact
 from hub.errors import Unavailable
+from hub.secrets import redact
 
 
 class Reason(StrEnum):

@@ -125,10 +125,6 @@ class CameraWorker:
         finally:
             self._busy.release()
 
-    def check_health(self, now: float) -> None:
-        """Raise video loss when the camera has been without pictures for its debounce."""
-        self._check_loss(now)
-
     def _analyse(self, frame: Frame) -> None:
         started = time.perf_counter()
         self._motion_state, motion = step(self._motion_state, frame.gray, frame.t, self._motion)
@@ -205,7 +201,9 @@ class CameraWorker:
         if restore:
             self._signal(Category.VIDEO_LOSS, Qualifier.RESTORE, time.time(), text="frames again")
 
-    def _check_loss(self, now: float) -> None:
+    def check_health(self, now: float) -> None:
+        """Raise video loss when the camera has been without pictures for its debounce (from an
+        analysis thread, every half second)."""
         with self._lock:
             due = (not self._online and not self._loss_reported
                    and now - self._offline_since >= self.camera.offline_after_s)
