@@ -19,6 +19,12 @@ class StreamClock:
     def new_session(self) -> None:
         self._raw = None
 
+    def needs_successor(self, frame: av.VideoFrame) -> bool:
+        """Whether `frame` can only be placed once the next frame is known: a session's first picture
+        without pts. FFmpeg's RTSP demuxer gives the first (probed) packet of a session no pts, and
+        that picture is either at the RTP timestamp base or one frame before it (both happen)."""
+        return frame.time is None and self._raw is None
+
     def time_of(self, frame: av.VideoFrame, wall: float, nominal_fps: float | None) -> float:
         raw = self._raw_time(frame, nominal_fps)
         if self._raw is None and self._last is not None:
@@ -30,9 +36,8 @@ class StreamClock:
         return t
 
     def _raw_time(self, frame: av.VideoFrame, nominal_fps: float | None) -> float:
-        """The frame's pts in seconds. FFmpeg's RTSP demuxer gives the first (probed) packet of a
-        session no pts: such a frame is placed one frame duration before the next (or after the
-        previous) one."""
+        """The frame's pts in seconds; one without pts is placed one frame duration after the previous
+        frame or, a session's only picture, before 0."""
         if frame.time is not None:
             return float(frame.time)
         step = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0

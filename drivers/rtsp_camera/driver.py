@@ -73,6 +73,7 @@ class CameraStream:
         self._pictures = 0  # decoded in the current session
         self._handed_t: float | None = None  # stream time of the last frame handed over
         self._clock = StreamClock()
+        self._held: tuple[av.VideoFrame, float] | None = None  # a first picture waiting to be placed
         self._suspect = False  # the last session failed on bytes that never decoded
 
     def __repr__(self) -> str:
@@ -156,7 +157,11 @@ class CameraStream:
             self._clock.new_session()
             with self._lock:
                 self._ring, self._template = ring, StreamTemplate(stream)
-            self._read(container, stream, ring)
+            self._held = None
+            try:
+                self._read(container, stream, ring)
+            finally:
+                self._release_held()
             return CameraFailure(Reason.ENDED, "the server ended the stream")
         except CameraFailure as failure:
             return failure
@@ -241,6 +246,20 @@ class CameraStream:
 
     def _deliver(self, frame: av.VideoFrame) -> None:
         wall = time.time()
+        if self._held is None and self._clock.needs_successor(frame):
+            # Only the next picture tells where this one belongs, and that picture supersedes it (latest
+            # wins): it is handed over only if the session ends before another one decodes.
+            self._held = (frame, wall)
+            return
+        self._held = None
+        self._hand_over(frame, wall)
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            (frame, wall), self._held = self._held, None
+            self._hand_over(frame, wall)
+
+    def _hand_over(self, frame: av.VideoFrame, wall: float) -> None:
         self._seq += 1
         self._last = frame
         self._health.frame(wall, frame.width, frame.height)
