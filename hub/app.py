@@ -141,7 +141,8 @@ class Hub:
         assert self.db is not None and self.vault is not None and self.pipeline is not None
         assert self.cameras is not None and self.evidence is not None
         return WebContext(db=self.db, vault=self.vault, refresh=self._refresh, health=self.health,
-                          writing=self.pipeline.store.writing, camera_status=self.cameras.status,
+                          writing=self.pipeline.store.writing, act=self.pipeline.call,
+                          timezone=self.config.timezone, camera_status=self.cameras.status,
                           camera_snapshot=self.cameras.snapshot, evidence_dir=self.evidence.root)
 
     def _refresh(self, kind: type[Registered], item_id: str) -> Future[Any]:

@@ -92,7 +92,9 @@ async def serve(cfg: hub_config.HubConfig,
             print(f"\nadmin token (shown once, keep it): {hub.new_admin_token}\n", flush=True)
         host, port = cfg.http.rsplit(":", 1)
         server = _Server(uvicorn.Config(create_app(hub.web_context()), host=host, port=int(port),
-                                        log_level="warning", access_log=False))
+                                        log_level="warning", access_log=False,
+                                        # consoles hold event streams open: they must not hold a stop
+                                        timeout_graceful_shutdown=3))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, server.request_exit)

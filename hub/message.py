@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.model import Site
 
@@ -84,3 +84,10 @@ class AlarmMessage(BaseModel):
     sent_at: str | None = None
     evidence: list[Evidence]
     signals: int
+    escalated_to: str | None = Field(description="The center it was last escalated to")
+    deadline_at: str | None = Field(description="When it escalates unless acknowledged (null once it is)")
+    acknowledged_at: str | None
+    dispatched_at: str | None
+    unit: str | None = Field(description="The unit dispatched")
+    closed_at: str | None
+    resolution: Literal["real", "false", "test"] | None

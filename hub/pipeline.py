@@ -153,7 +153,7 @@ class Pipeline:
         while True:
             items, stop = self._take()
             faults = self.supervisor.due(time.time())
-            if items or faults:
+            if items or faults or self._escalation_due(time.time()):
                 self._turn(items, faults)
             if stop or time.monotonic() - self._flushed_at >= _LAST_SEEN_FLUSH_S:
                 self._flush_seen()
@@ -171,9 +171,17 @@ class Pipeline:
                                       for d, at in seen.items()})
         self._commit(writes)
 
+    def _next_deadline(self) -> float | None:
+        deadline = self.engine.next_deadline()
+        return None if deadline is None else deadline.timestamp()
+
+    def _escalation_due(self, now: float) -> bool:
+        deadline = self._next_deadline()
+        return deadline is not None and deadline <= now
+
     def _take(self) -> tuple[list[Item], bool]:
-        due = self.supervisor.next_due()
-        timeout = 1.0 if due is None else min(1.0, max(due - time.time(), 0.0))
+        dues = [d for d in (self.supervisor.next_due(), self._next_deadline()) if d is not None]
+        timeout = min(1.0, max(min(dues) - time.time(), 0.0)) if dues else 1.0
         items: list[Item] = []
         try:
             first = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
@@ -201,6 +209,9 @@ class Pipeline:
         for fault in faults:
             metrics.SUPERVISION_LATENESS.observe(max(self.supervisor.lateness(fault.device_id, now), 0.0))
             self._fault(fault, writes, tally)
+        for alarm in self.engine.escalate_due(datetime.fromtimestamp(now, UTC), writes):
+            log.warning("alarm %s not acknowledged in time: escalated to %s", alarm.id, alarm.escalated_to)
+            tally.changes[Change.ESCALATED.value] += 1
         if not self._commit(writes):
             self._isolate(items, faults)
             return

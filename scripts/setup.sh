@@ -4,7 +4,8 @@
 #
 #   1. system packages, with apt-get, only those that are missing:
 #        demo: mosquitto (the hub starts it as its embedded broker)
-#        test: mosquitto, mosquitto-clients, postgresql (the tests start their own servers)
+#        test: mosquitto, mosquitto-clients, postgresql, ffmpeg, chromium (the tests start their own
+#              servers and drive the console in headless chromium)
 #   2. .venv with the hub installed editable, with its test tools (`pip install -e .[test]`).
 #
 # Idempotent and quick when nothing changed: apt-get is skipped when the programs are there, pip when
@@ -37,6 +38,7 @@ if [[ $profile == test ]]; then
   have_cmd mosquitto_pub || missing+=(mosquitto-clients)
   have_postgres || missing+=(postgresql)
   have_cmd ffprobe || missing+=(ffmpeg)  # the tests check that ffprobe reads the camera simulator
+  have_cmd chromium || missing+=(chromium)  # Playwright drives Debian's browser (never a downloaded one)
 fi
 
 if ((${#missing[@]})); then

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from simulators.consumer import Consumer
+from tests.fixtures.browser import chromium
 from tests.fixtures.hubproc import HubProcess
 from tests.fixtures.servers import Mosquitto, Postgres
 
@@ -70,3 +72,10 @@ def hub(tmp_path: Path, database_url: str, site_broker: Mosquitto,
 def consumer(cc_broker: Mosquitto) -> Iterator[Consumer]:
     with Consumer(cc_broker.url) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Debian chromium for the whole session; each test opens its own pages (`new_page`)."""
+    with chromium() as b:
+        yield b

@@ -142,10 +142,18 @@ alarms = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
     Column("resolution", String(16), nullable=True),
+    # Operators' handling (issue 4): who acknowledged is in the history; deadline_at is when an
+    # unacknowledged alarm escalates to the parent of its current center (escalated_to, else center_id).
+    Column("escalated_to", Id, nullable=True),
+    Column("deadline_at", UTCDateTime, nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("dispatched_at", UTCDateTime, nullable=True),
+    Column("unit", String(100), nullable=True),
     # The latest 110-queue message, as sent (encoded once, for the outbox and for readers alike).
     Column("message", Text, nullable=False),
     Index(None, "state", "center_id", "priority"),
     Index(None, "source_id", "category", "zone"),
+    Index(None, "escalated_to"),
 )
 
 alarm_history = history_table = Table(
@@ -158,6 +166,9 @@ alarm_history = history_table = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(100), nullable=False),
     Column("detail", JSON, nullable=True),
+    # The 110-queue message of this change (NULL for test alarms, which no center gets): the event
+    # stream (SSE) replays these by id, so a console resuming after Last-Event-ID misses nothing.
+    Column("message", Text, nullable=True),
     Index(None, "alarm_id", "seq"),
 )
 
@@ -245,6 +256,8 @@ tokens = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked", Boolean, nullable=False),
+    Column("center_id", Id, nullable=True),  # an operator's receiving center: the queue the console shows
+    Column("language", String(8), nullable=False, server_default="zh-CN"),
 )
 
 evidence = Table(

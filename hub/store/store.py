@@ -82,7 +82,9 @@ class Store:
                 verified=r.verified, site_id=r.site_id, center_id=r.center_id, source_kind=r.source_kind,
                 source_id=r.source_id, zone=r.zone, signals=r.signals, raised_at=r.raised_at,
                 received_at=r.received_at, updated_at=r.updated_at,
-                **_from_message(r.message), encoded=r.message,
+                **_from_message(r.message), encoded=r.message, escalated_to=r.escalated_to,
+                deadline_at=r.deadline_at, acknowledged_at=r.acknowledged_at, dispatched_at=r.dispatched_at,
+                unit=r.unit,
             ) for r in conn.execute(query)]
 
     def recent_message_ids(self, since: datetime, limit: int = 2_000_000) -> list[tuple[str, str]]:
@@ -209,4 +211,4 @@ _KINDS: dict[type[Registered], tuple[Table, Callable[[Row[Any]], Registered]]] =
 
 
 _ALARM_CHANGES = ("seq", "state", "verified", "restored", "signals", "updated_at", "closed_at", "resolution",
-                  "message")
+                  "message", "escalated_to", "deadline_at", "acknowledged_at", "dispatched_at", "unit")

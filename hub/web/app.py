@@ -10,13 +10,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
 
 from hub import __version__, metrics
 from hub.errors import Conflict, NotFound
+from hub.store import schema as t
 from hub.web import alarms, cameras, inspection, resources
-from hub.web.auth import Principal, Role, issue
-from hub.web.deps import Ctx, WebContext, allow
-from hub.web.schemas import Health, TokenIn, TokenOut
+from hub.web.auth import Principal, Role, issue, set_language
+from hub.web.deps import Ctx, WebContext, allow, field_error, principal
+from hub.web.schemas import CenterBrief, Health, MeOut, MePatch, TokenIn, TokenOut
 
 
 def create_app(ctx: WebContext) -> FastAPI:
@@ -63,8 +65,33 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     @app.post("/api/v1/tokens", status_code=201, response_model=TokenOut, tags=["tokens"])
     def tokens(body: TokenIn, ctx: Ctx, _who: Annotated[Principal, Depends(allow())]) -> TokenOut:
-        token = issue(ctx.db, body.name, Role(body.role))
-        return TokenOut(token=token, role=body.role, name=body.name)
+        if body.center_id is not None and _center(ctx, body.center_id) is None:
+            raise field_error("center_id", f"no center {body.center_id!r}")
+        token = issue(ctx.db, body.name, Role(body.role), center_id=body.center_id, language=body.language)
+        return TokenOut(token=token, role=body.role, name=body.name, center_id=body.center_id)
 
-    del unprocessable, refuse_nul, not_found, conflict, healthz, prometheus, tokens
+    @app.get("/api/v1/me", response_model=MeOut, tags=["tokens"])
+    def me(ctx: Ctx, who: Annotated[Principal, Depends(principal)]) -> MeOut:
+        """Who the token belongs to: role, center, language, and the time zone times are shown in."""
+        return _me(ctx, who)
+
+    @app.patch("/api/v1/me", response_model=MeOut, tags=["tokens"])
+    def change_me(body: MePatch, ctx: Ctx, who: Annotated[Principal, Depends(principal)]) -> MeOut:
+        return _me(ctx, set_language(ctx.db, who, body.language))
+
+    del unprocessable, refuse_nul, not_found, conflict, healthz, prometheus, tokens, me, change_me
     return app
+
+
+def _center(ctx: WebContext, center_id: str) -> CenterBrief | None:
+    c = t.centers.c
+    with ctx.db.connect() as conn:
+        row = conn.execute(select(c.id, c.name, c.kind, c.parent_id, c.ack_deadline_s)
+                           .where(c.id == center_id)).one_or_none()
+    return None if row is None else CenterBrief(**row._mapping)
+
+
+def _me(ctx: WebContext, who: Principal) -> MeOut:
+    center = _center(ctx, who.center_id) if who.center_id else None
+    return MeOut(name=who.name, role=who.role.value, center_id=who.center_id, language=who.language,
+                 timezone=ctx.timezone, center=center)

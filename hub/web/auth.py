@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from hub.model import utcnow
 from hub.store import schema as t
@@ -24,6 +24,9 @@ class Role(enum.StrEnum):
 class Principal:
     name: str
     role: Role
+    center_id: str | None = None  # an operator's receiving center
+    language: str = "zh-CN"
+    token_id: int = 0
 
 
 def digest(token: str) -> str:
@@ -34,21 +37,32 @@ def new_token() -> str:
     return "ph_" + secrets.token_urlsafe(32)
 
 
-def issue(engine: Engine, name: str, role: Role, token: str | None = None) -> str:
+def issue(engine: Engine, name: str, role: Role, token: str | None = None, *, center_id: str | None = None,
+          language: str = "zh-CN") -> str:
     """Store a token (a new random one unless given) and return it in clear, the only time it exists."""
     token = token or new_token()
     with engine.begin() as conn:
         conn.execute(insert(t.tokens).values(name=name, role=role.value, digest=digest(token),
-                                             created_at=utcnow(), revoked=False))
+                                             created_at=utcnow(), revoked=False, center_id=center_id,
+                                             language=language))
     return token
 
 
 def lookup(engine: Engine, token: str) -> Principal | None:
-    query = select(t.tokens.c.name, t.tokens.c.role).where(t.tokens.c.digest == digest(token),
-                                                          t.tokens.c.revoked.is_(False))
+    k = t.tokens.c
+    query = select(k.id, k.name, k.role, k.center_id, k.language).where(k.digest == digest(token),
+                                                                        k.revoked.is_(False))
     with engine.connect() as conn:
         row = conn.execute(query).one_or_none()
-    return None if row is None else Principal(row.name, Role(row.role))
+    if row is None:
+        return None
+    return Principal(row.name, Role(row.role), row.center_id, row.language, row.id)
+
+
+def set_language(engine: Engine, who: Principal, language: str) -> Principal:
+    with engine.begin() as conn:
+        conn.execute(update(t.tokens).where(t.tokens.c.id == who.token_id).values(language=language))
+    return replace(who, language=language)
 
 
 def bootstrap_admin(engine: Engine, configured: str | None) -> str | None:

@@ -15,10 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 
+from hub.engine import Engine as AlarmEngine
 from hub.model import Registered
 from hub.secrets import Vault
 from hub.web.auth import Principal, Role, lookup
 from hub.web.schemas import Health
+from hub.writes import Writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class WebContext:
     refresh: Callable[[type[Registered], str], Future[Any]]
     health: Callable[[], Health]
     writing: Callable[[], AbstractContextManager[Connection]]  # a write transaction (Store.writing)
+    act: Callable[[Callable[[AlarmEngine, Writes], Any]], Future[Any]]  # run on the engine's thread
+    timezone: str = "Asia/Shanghai"  # the centers' (config `timezone`)
     camera_status: Callable[[str], dict[str, Any] | None] = lambda _id: None  # live stream state
     camera_snapshot: Callable[[str], bytes | None] = lambda _id: None  # the latest frame as JPEG
     evidence_dir: Path | None = None

@@ -236,15 +236,52 @@ class CameraOut(BaseModel):
 
 # -- others ------------------------------------------------------------------------------------------
 
+Language = Literal["zh-CN", "en"]
+
+
 class TokenIn(_In):
     role: Literal["admin", "technician", "operator", "viewer"]
     name: Name
+    center_id: ObjectId | None = Field(None, description="The receiving center whose queue the console shows")
+    language: Language = "zh-CN"
 
 
 class TokenOut(BaseModel):
     token: str
     role: str
     name: str
+    center_id: str | None = None
+
+
+class MePatch(_In):
+    language: Language
+
+
+class CenterBrief(BaseModel):
+    id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    ack_deadline_s: int
+
+
+class MeOut(BaseModel):
+    name: str
+    role: str
+    center_id: str | None
+    language: Language
+    timezone: str = Field(description="The centers' time zone: the console shows times in it, 24-hour")
+    center: CenterBrief | None
+
+
+class DispatchIn(_In):
+    unit: Annotated[str, Field(min_length=1, max_length=100, description="The unit sent (car, post…)"), Clean]
+    note: Annotated[str, Field(max_length=1000), Clean] = ""
+
+
+class CloseIn(_In):
+    resolution: Literal["real", "false", "test"]
+    note: Annotated[str, Field(max_length=1000), Clean] = ""
 
 
 class DeadLetterOut(BaseModel):
