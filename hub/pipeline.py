@@ -62,6 +62,7 @@ class Observed:
     signals: tuple[Signal, ...] = ()
     online: bool | None = None
     last_frame_at: datetime | None = None
+    reason: str | None = None  # why it went offline
 
 
 _STOP = object()
@@ -82,6 +83,7 @@ class Pipeline:
         self.on_commit = on_commit
         self.queue: queue.Queue[Item | object] = queue.Queue(maxsize=queue_max)
         self._seen: dict[str, float] = {}  # heard since the last flush
+        self._online: dict[tuple[str, str], bool | None] = {}  # (kind, id) → as last stored
         self._flushed_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._ready = threading.Event()
@@ -105,6 +107,8 @@ class Pipeline:
         early = self.store.early_restores(utcnow() - _EARLY_RESTORE_MEMORY)
         self.engine.load(registry, self.store.open_alarms(), seen, early)
         states = self.store.device_states()
+        self._online = {("device", d): online for d, (online, _) in states.items()}
+        self._online.update((("camera", c), online) for c, online in self.store.camera_states().items())
         faulted = [d for d, (online, _) in states.items() if online is False]
         self.supervisor.load(registry.devices.values(), time.time(), faulted, self.startup_grace_s)
         self.supervisor.heard_at = {d: seen.timestamp() for d, (_, seen) in states.items() if seen}
@@ -169,6 +173,8 @@ class Pipeline:
         writes = Writes(devices_seen={d: {"id": d, "online": d not in faulted,
                                           "last_seen_at": datetime.fromtimestamp(at, UTC)}
                                       for d, at in seen.items()})
+        for row in writes.devices_seen.values():
+            self._state("device", row["id"], row["online"], row["last_seen_at"], None, writes)
         self._commit(writes)
 
     def _next_deadline(self) -> float | None:
@@ -275,6 +281,7 @@ class Pipeline:
         if item.online is not None:
             writes.cameras_seen[item.camera_id] = {"id": item.camera_id, "online": item.online,
                                                    "last_frame_at": item.last_frame_at}
+            self._state("camera", item.camera_id, item.online, utcnow(), item.reason, writes)
 
     def _decoder(self, topic: str) -> Decoder | None:
         for decoder in self.decoders:
@@ -301,9 +308,11 @@ class Pipeline:
         restore = self.supervisor.heard(device_id, now)
         if restore is not None:
             self._signal(restore, writes, tally)
-        if restore is not None:  # back online: stored now, with the restore
-            writes.devices_seen[device_id] = {"id": device_id, "online": True,
-                                              "last_seen_at": datetime.fromtimestamp(now, UTC)}
+        if restore is not None or self._online.get(("device", device_id)) is not True:
+            # Back online (stored now, with the restore), or heard for the first time: a state change.
+            at = datetime.fromtimestamp(now, UTC)
+            writes.devices_seen[device_id] = {"id": device_id, "online": True, "last_seen_at": at}
+            self._state("device", device_id, True, at, None, writes)
         else:
             self._seen[device_id] = now
 
@@ -314,6 +323,16 @@ class Pipeline:
         writes.devices_seen[fault.device_id] = {
             "id": fault.device_id, "online": False,
             "last_seen_at": datetime.fromtimestamp(last, UTC) if last else None}
+        self._state("device", fault.device_id, False, fault.received_at, "silent", writes)
+
+    def _state(self, kind: str, object_id: str, online: bool, at: datetime, reason: str | None,
+               writes: Writes) -> None:
+        """Record a camera's or device's change between online and offline (the uptime history)."""
+        if self._online.get((kind, object_id)) is online:
+            return
+        self._online[(kind, object_id)] = online
+        writes.state_changes.append({"kind": kind, "object_id": object_id, "online": online,
+                                     "reason": reason, "at": at})
 
     # -- commit ------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ class Writes:
     devices_seen: dict[str, Row] = field(default_factory=dict)
     cameras_seen: dict[str, Row] = field(default_factory=dict)
     evidence: list[Row] = field(default_factory=list)
+    state_changes: list[Row] = field(default_factory=list)  # cameras' and devices' online/offline
     # Deliveries the sink confirmed, with when: each forwarder round that lands in this batch keeps its time.
     sent: list[tuple[list[int], datetime]] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # alarms now delivered
@@ -35,4 +36,5 @@ class Writes:
     def __bool__(self) -> bool:
         return any((self.signals, self.alarms_new, self.alarms_changed, self.history, self.deliveries,
                     self.dead_letters, self.unregistered, self.devices_seen, self.cameras_seen, self.evidence,
+                    self.state_changes,
                     self.sent, self.delivered))

@@ -115,7 +115,8 @@ def test_an_alarm_not_acknowledged_in_time_escalates_to_the_parent_and_shows_in_
     hub.register(["panel-2"], center=STATION)
     alarm_id = raise_alarm(hub, site_broker, consumer, "panel-2", "panic")["alarm_id"]
     raised = time.monotonic()
-    assert consumer.wait_for(lambda _: any(c == "escalated" for _, _, c in changes_of(consumer, alarm_id)), 20)
+    escalated = lambda _: any(c == "escalated" for _, _, c in changes_of(consumer, alarm_id))  # noqa: E731
+    assert consumer.wait_for(escalated, 20)
     assert time.monotonic() - raised >= 9.0, "escalated before its deadline"
     # On both centers' topics.
     assert consumer.wait_for(lambda _: {(STATION, 2, "escalated"), (CITY, 2, "escalated")}

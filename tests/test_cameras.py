@@ -174,6 +174,11 @@ def test_video_loss_after_the_debounce_and_restore_when_the_stream_returns(
         assert camera(cam_hub, "cam-loss")["status"] == "online"
         assert cam_hub.metric("hub_camera_up", camera="cam-loss", site="shop-1") == 1.0
         assert cam_hub.metric("hub_camera_reconnects_total", camera="cam-loss") >= 1
+        # Uptime from the stored history: online for moments before the fault and since it came back,
+        # offline for over the debounce in between: most of the camera's known time.
+        uptime = camera(cam_hub, "cam-loss")["uptime_24h"]
+        assert uptime is not None and 0 < uptime < 0.5, uptime
+        assert camera(cam_hub, "cam-loss")["uptime_7d"] == pytest.approx(uptime, abs=0.05)
 
 
 def test_a_resolution_change_mid_stream_keeps_the_camera_online(cam_hub: HubProcess) -> None:

@@ -22,7 +22,7 @@ def test_silent_device_raises_comm_fault_on_time_and_restores(
     hub.register(["quiet", "chatty"], supervision_s=INTERVAL_S)
     with Fleet(site_broker.url, ["quiet", "chatty"]) as fleet:
         fleet.publish_heartbeat("quiet")
-        last_heard = time.time()
+        last_heard = first_heard = time.time()
         for _ in range(int(INTERVAL_S + GRACE_S + 4) * 2):
             fleet.publish_heartbeat("chatty")
             time.sleep(0.5)
@@ -38,12 +38,18 @@ def test_silent_device_raises_comm_fault_on_time_and_restores(
         assert hub.metric("hub_device_up", device="chatty", site="site-chatty") == 1
         assert hub.metric("hub_device_last_seen_age_seconds", device="quiet") >= INTERVAL_S
         fleet.publish_heartbeat("quiet")
+        back = time.time()
     assert consumer.wait_count(2, timeout=10)
     restore = consumer.messages()[1].data
     assert restore is not None and (restore["change"], restore["seq"]) == ("restored", 2)
     assert hub.metric("hub_device_up", device="quiet", site="site-quiet") == 1
     stored = hub.api.get("/api/v1/devices/quiet").json()
+    read = time.time()
     assert stored["online"] is True and stored["last_seen_at"] is not None
+    # Uptime from the stored history: offline from the fault until heard again, out of the time known.
+    expected = 1 - (back - fault.arrival) / (read - first_heard)
+    assert stored["uptime_24h"] == pytest.approx(expected, abs=0.08), (stored, expected)
+    assert hub.api.get("/api/v1/devices/chatty").json()["uptime_24h"] == 1.0
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -52,7 +58,9 @@ def test_fault_state_survives_a_restart(hub: HubProcess, site_broker: Mosquitto,
     assert consumer.wait_count(1, timeout=INTERVAL_S + GRACE_S + 5)  # never heard: faults after one interval
     hub.stop()
     hub.start()
-    assert hub.api.get("/api/v1/devices/gone").json()["online"] is False
+    gone = hub.api.get("/api/v1/devices/gone").json()
+    assert gone["online"] is False
+    assert gone["uptime_24h"] == 0.0, "the history (offline since the fault) survives the restart"
     assert hub.metric("hub_device_up", device="gone", site="site-gone") == 0
     with Fleet(site_broker.url, ["gone"]) as fleet:
         fleet.publish_heartbeat("gone")

@@ -195,7 +195,8 @@ class CameraWorker:
                 self._loss_reported = False
         if online != was:
             last = datetime.fromtimestamp(status.last_frame_wall, UTC) if status.last_frame_wall else None
-            self.submit(Observed(self.camera.id, online=online, last_frame_at=last))
+            reason = status.reason.value if status.reason and not online else None
+            self.submit(Observed(self.camera.id, online=online, last_frame_at=last, reason=reason))
             log.info("camera %s: %s%s", self.camera.id, status.state.value,
                      f" ({status.reason.value})" if status.reason and not online else "")
         if restore:
@@ -211,9 +212,14 @@ class CameraWorker:
                 self._loss_reported = True
         if due:
             metrics.CAMERA_EVENTS.labels("video_loss").inc()
-            reason = self.stream.status().reason
+            status = self.stream.status()
+            reason = status.reason
             log.warning("camera %s: no frames for %d s: video loss", self.camera.id,
                         self.camera.offline_after_s)
+            # Offline as well (a camera that never delivered a picture has no state change before this).
+            last = datetime.fromtimestamp(status.last_frame_wall, UTC) if status.last_frame_wall else None
+            self.submit(Observed(self.camera.id, online=False, last_frame_at=last,
+                                 reason=reason.value if reason else "no_frames"))
             self._signal(Category.VIDEO_LOSS, Qualifier.NEW, now,
                          text=reason.value if reason else "no frames")
 

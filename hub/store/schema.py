@@ -154,6 +154,7 @@ alarms = Table(
     Index(None, "state", "center_id", "priority"),
     Index(None, "source_id", "category", "zone"),
     Index(None, "escalated_to"),
+    Index(None, "received_at"),  # daily figures
 )
 
 alarm_history = history_table = Table(
@@ -170,6 +171,7 @@ alarm_history = history_table = Table(
     # stream (SSE) replays these by id, so a console resuming after Last-Event-ID misses nothing.
     Column("message", Text, nullable=True),
     Index(None, "alarm_id", "seq"),
+    Index(None, "at"),  # daily figures
 )
 
 signals = Table(
@@ -246,6 +248,19 @@ unregistered = Table(
     Column("raw", LargeBinary, nullable=False),
     Index(None, "device_key", "at"),
     Index(None, "at"),
+)
+
+state_changes = Table(
+    # Every online/offline change of a camera or device, with why: uptime is computed from this history
+    # (hub/uptime.py), so it survives restarts.
+    "state_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # camera | device
+    Column("object_id", Id, nullable=False),
+    Column("online", Boolean, nullable=False),
+    Column("reason", String(32), nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "kind", "object_id", "at"),
 )
 
 tokens = Table(

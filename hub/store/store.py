@@ -121,6 +121,11 @@ class Store:
         with self.engine.connect() as conn:
             return {r.id: (r.online, r.last_seen_at) for r in conn.execute(query)}
 
+    def camera_states(self) -> dict[str, bool | None]:
+        """camera → online as last stored."""
+        with self.engine.connect() as conn:
+            return {r.id: r.online for r in conn.execute(select(t.cameras.c.id, t.cameras.c.online))}
+
     # -- one batch ---------------------------------------------------------------------------------
 
     def write(self, writes: Writes) -> None:
@@ -133,7 +138,8 @@ class Store:
                 bulk.update(conn, t.alarms, _ALARM_CHANGES, list(writes.alarms_changed.values()))
             for table, rows in ((t.history_table, writes.history), (t.signals, writes.signals),
                                 (t.deliveries, writes.deliveries), (t.dead_letters, writes.dead_letters),
-                                (t.unregistered, writes.unregistered), (t.evidence, writes.evidence)):
+                                (t.unregistered, writes.unregistered), (t.evidence, writes.evidence),
+                                (t.state_changes, writes.state_changes)):
                 if rows:
                     bulk.insert(conn, table, rows)
             if writes.sent:

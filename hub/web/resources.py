@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hub import uptime
 from hub.model import Camera, Center, Device, Registered, Site, utcnow
 from hub.secrets import Vault, public_url
 from hub.store import schema as t
@@ -83,11 +84,22 @@ def _camera_from_row(row: Row) -> Row:
     return row
 
 
+def _uptime(ctx: WebContext, kind: str, object_id: str) -> Row:
+    with ctx.db.connect() as conn:
+        found = uptime.ratios(conn, kind, object_id, utcnow())
+    return {"uptime_24h": found["24h"], "uptime_7d": found["7d"]}
+
+
 def _camera_live(ctx: WebContext, row: Row) -> Row:
     live = ctx.camera_status(row["id"]) if row["enabled"] else None
+    history = _uptime(ctx, "camera", row["id"])
     if live is None:
-        return {**row, "status": "disabled" if not row["enabled"] else "connecting", "fps": None}
-    return {**row, **live}
+        return {**row, **history, "status": "disabled" if not row["enabled"] else "connecting", "fps": None}
+    return {**row, **live, **history}
+
+
+def _device_live(ctx: WebContext, row: Row) -> Row:
+    return {**row, **_uptime(ctx, "device", row["id"])}
 
 
 def _device_rules(_conn: Connection, values: Row, _item_id: str) -> None:
@@ -116,7 +128,7 @@ RESOURCES = (
              referenced_by=((t.devices, "site_id"), (t.cameras, "site_id"))),
     Resource("devices", t.devices, Device, s.DeviceIn, s.DevicePatch, s.DeviceOut,
              references=(Reference("site_id", t.sites),), unique=("account", "topic"),
-             to_row=_device_to_row, from_row=_device_from_row, rules=_device_rules),
+             to_row=_device_to_row, from_row=_device_from_row, rules=_device_rules, live=_device_live),
     Resource("cameras", t.cameras, Camera, s.CameraIn, s.CameraPatch, s.CameraOut,
              references=(Reference("site_id", t.sites),), to_row=_camera_to_row, from_row=_camera_from_row,
              live=_camera_live),

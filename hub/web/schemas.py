@@ -156,6 +156,8 @@ class DeviceOut(BaseModel):
     test_mode: bool
     online: bool | None
     last_seen_at: datetime | None
+    uptime_24h: float | None = Field(None, description="Time online over known time, last 24 h")
+    uptime_7d: float | None = Field(None, description="Time online over known time, last 7 days")
 
 
 # -- cameras -----------------------------------------------------------------------------------------
@@ -232,6 +234,8 @@ class CameraOut(BaseModel):
     reconnects_1h: int | None = None
     stalls_1h: int | None = None
     frames_dropped: int | None = None
+    uptime_24h: float | None = Field(None, description="Time online over known time, last 24 h")
+    uptime_7d: float | None = Field(None, description="Time online over known time, last 7 days")
 
 
 # -- others ------------------------------------------------------------------------------------------
