@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"  # scratch space (git-ignored), on the same disk as a real deployment
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTIONS = ("throughput", "latency", "supervision", "camera_capacity",
-            "camera_latency")  # order of the sections in the document
+            "camera_latency", "console_latency", "live_latency")  # order of the sections in the document
 DEVICE_PREFIX = "sim"
 CC_PREFIX = "pingan"
 _SPAWN = multiprocessing.get_context("spawn")

@@ -113,6 +113,9 @@ def test_armed_motion_is_an_alarm_with_snapshot_and_clip(cameras: CameraServer, 
         assert duration >= 3.0, f"the clip covers {duration:.1f} s, less than the post-roll"
     # Viewers cannot fetch evidence without a token.
     assert httpx.get(clip_url).status_code == 401
+    # The alarm names its site's cameras, for live view (operators cannot list cameras).
+    detail = cam_hub.api.get(f"/api/v1/alarms/{first['alarm_id']}").json()
+    assert {"id": "cam-walk", "name": "Camera cam-walk", "status": "online"} in detail["cameras"]
 
 
 def test_unarmed_motion_is_logged_not_forwarded(cameras: CameraServer, cam_hub: HubProcess,

@@ -164,9 +164,22 @@ def _read(ctx: WebContext, alarm_id: str) -> dict[str, Any]:
             select(s.received_at, s.source, s.device_id, s.category, s.qualifier, s.zone, s.code, s.text,
                    s.result)
             .where(s.alarm_id == alarm_id).order_by(s.id.desc()).limit(200)).all()
-    return {**json.loads(row.message), "state": row.state,
+        message = json.loads(row.message)
+        site_id = message["site"]["id"]
+        cams = conn.execute(select(t.cameras.c.id, t.cameras.c.name, t.cameras.c.enabled)
+                            .where(t.cameras.c.site_id == site_id).order_by(t.cameras.c.id)).all() \
+            if site_id else []
+    return {**message, "state": row.state,
             "history": [dict(r._mapping) for r in history],
-            "signal_log": [dict(r._mapping) for r in signal_log]}
+            "signal_log": [dict(r._mapping) for r in signal_log],
+            # The site's cameras, for live view (operators may not list cameras themselves).
+            "cameras": [{"id": c.id, "name": c.name, "status": _camera_state(ctx, c.id, c.enabled)}
+                        for c in cams]}
+
+
+def _camera_state(ctx: WebContext, camera_id: str, enabled: bool) -> str:
+    live = ctx.camera_status(camera_id) if enabled else None
+    return str(live["status"]) if live else ("connecting" if enabled else "disabled")
 
 
 def _position(ctx: WebContext) -> int:
