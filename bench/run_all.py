@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("throughput", "latency", "supervision", "camera_capacity", "camera_latency", "console_latency")
+BENCHMARKS = ("throughput", "latency", "supervision", "camera_capacity", "camera_latency", "console_latency",
+              "live_latency")
 
 
 def main(argv: list[str] | None = None) -> int:

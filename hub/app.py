@@ -19,6 +19,7 @@ from drivers.base import Decoder
 from hub import __version__, metrics
 from hub.broker import EmbeddedBroker
 from hub.cameras.evidence import EvidenceStore
+from hub.cameras.live import LiveView
 from hub.cameras.manager import CameraManager
 from hub.config import HubConfig
 from hub.engine import CC_SINK
@@ -51,6 +52,7 @@ class Hub:
     vault: Vault | None = None
     cameras: CameraManager | None = None
     evidence: EvidenceStore | None = None
+    live: LiveView | None = None
     new_admin_token: str | None = None
     _started: list[Any] = field(default_factory=list)
 
@@ -102,6 +104,7 @@ class Hub:
                                       max_bytes=cams.evidence_max_bytes)
         self.cameras = CameraManager(store, self.vault, self.pipeline.submit, evidence=self.evidence,
                                      settings=cams, zone=ZoneInfo(cfg.timezone))
+        self.live = LiveView()  # WebRTC viewers; bound to uvicorn's loop by its first offer
         for part in (self.pipeline, self.forwarder, self.site, self.cameras):
             part.start()
             self._started.append(part)
@@ -125,6 +128,8 @@ class Hub:
     def stop(self) -> None:
         """Reverse order. The pipeline finishes (commits and acknowledges) what it holds before the
         site link goes; whatever is left unacknowledged is redelivered by the broker next time."""
+        if self.live is not None:  # viewers first: they hold camera connections of their own
+            self.live.close()
         order = {id(p): p for p in self._started}
         if self.cameras is not None and id(self.cameras) in order:  # their last observations go in
             order.pop(id(self.cameras)).stop()
@@ -143,7 +148,17 @@ class Hub:
         return WebContext(db=self.db, vault=self.vault, refresh=self._refresh, health=self.health,
                           writing=self.pipeline.store.writing, act=self.pipeline.call,
                           timezone=self.config.timezone, camera_status=self.cameras.status,
-                          camera_snapshot=self.cameras.snapshot, evidence_dir=self.evidence.root)
+                          camera_snapshot=self.cameras.snapshot, evidence_dir=self.evidence.root,
+                          camera_stream=self._camera_stream, live_view=self.live)
+
+    def _camera_stream(self, camera_id: str) -> tuple[str, bool] | None:
+        """A camera's stream URL (unsealed) and whether it is enabled; None if there is no such camera."""
+        assert self.pipeline is not None and self.vault is not None
+        found = self.pipeline.store.camera_streams(camera_id)
+        if not found:
+            return None
+        camera, sealed, _online = found[0]
+        return self.vault.unseal(sealed), camera.enabled
 
     def _refresh(self, kind: type[Registered], item_id: str) -> Future[Any]:
         """The API changed one object: the engine re-reads it, and a camera's worker follows."""

@@ -408,3 +408,18 @@ def test_lights_covered_frozen_daylight_follow_their_truth() -> None:
     assert not any(np.array_equal(a, b) for a, b in itertools.pairwise(scene.frames[: start + 1]))
     daylight = render_scene(SceneSpec("daylight", 96, 64, 5.0, 10.0)).frames
     assert daylight[25].mean() > 1.5 * daylight[0].mean()
+
+
+def test_timecode_reads_back_through_h264() -> None:
+    from simulators.camera.encode import encode_frames
+    from simulators.camera.scenes import iter_frames, read_timecode
+
+    spec = SceneSpec("timecode", 96, 64, 25.0, 4.0)
+    assert "timecode" not in scene_names(), "an instrument, not a scene for motion benchmarks"
+    frames = list(iter_frames(spec))
+    assert [read_timecode(f) for f in frames] == list(range(100))
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = [read_timecode(f.to_ndarray(format="gray"))
+               for unit in encode_frames(frames, 96, 64, 25.0) for f in decoder.decode(av.Packet(unit.data))]
+    assert decoded == list(range(100))
+    assert read_timecode(np.full((64, 96), 128, np.uint8)) is None  # no valid code: not a number

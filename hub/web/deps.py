@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +21,9 @@ from hub.secrets import Vault
 from hub.web.auth import Principal, Role, lookup
 from hub.web.schemas import Health
 from hub.writes import Writes
+
+if TYPE_CHECKING:
+    from hub.cameras.live import LiveView
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,9 @@ class WebContext:
     camera_status: Callable[[str], dict[str, Any] | None] = lambda _id: None  # live stream state
     camera_snapshot: Callable[[str], bytes | None] = lambda _id: None  # the latest frame as JPEG
     evidence_dir: Path | None = None
+    # (stream URL with its password, enabled) of a camera, None if unknown: for live view only
+    camera_stream: Callable[[str], tuple[str, bool] | None] = lambda _id: None
+    live_view: LiveView | None = None  # WebRTC viewers (hub.cameras.live); None: no live view
 
 
 def context(request: Request) -> WebContext:

@@ -20,6 +20,13 @@ nuisance (``lights``, ``daylight``, ``foliage``, ``rain``, ``shake``) or a tampe
 | ``shake`` | the whole frame jitters by up to 3 pixels | ``shake`` (whole loop) |
 | ``covered`` | the lens is covered (near-uniform dark) from 40 % of the loop | ``covered`` |
 | ``frozen`` | the picture freezes (identical frames) from 40 % of the loop | ``frozen`` |
+
+One more scene is a measuring instrument, not a view, and is left out of ``scene_names()`` (so motion
+benchmarks do not score it): ``timecode`` shows the frame's index within the loop as 32 black or white
+blocks (16 bits and their complement, ``timecode_cells``), big enough to survive H.264 at any bitrate
+a camera uses. With the camera's timeline (``LiveCamera.epoch``, ``fps``, loop length) the index gives
+when the frame was captured (sent), so a reader of the picture anywhere downstream knows its age
+(``read_timecode``; ``bench/live_latency.py``).
 """
 
 from __future__ import annotations
@@ -123,11 +130,10 @@ def to_bgr(gray: Gray) -> np.ndarray:
 
 
 def _script(spec: SceneSpec) -> _Scene:
-    try:
-        make = _SCENES[spec.name]
-    except KeyError:
-        known = ", ".join(scene_names())
-        raise ValueError(f"unknown scene {spec.name!r}; known: {known}, clip-<stem>") from None
+    make = _SCENES.get(spec.name) or _INSTRUMENTS.get(spec.name)
+    if make is None:
+        known = ", ".join([*scene_names(), *_INSTRUMENTS])
+        raise ValueError(f"unknown scene {spec.name!r}; known: {known}, clip-<stem>")
     if spec.width < 32 or spec.height < 32 or spec.width % 2 or spec.height % 2:
         raise ValueError(f"frame size {spec.width}x{spec.height}: both sides must be even and at least 32")
     return make(spec, np.random.default_rng(spec.seed))
@@ -348,6 +354,58 @@ def _frozen(spec: SceneSpec, rng: np.random.Generator) -> _Scene:
     return _Scene((Truth("frozen", frozen_index / spec.fps, loop_s),), frame)
 
 
+# --- the timecode instrument ---------------------------------------------------------------------
+
+TIMECODE_BITS = 16
+# 32 cells, 8 across and 4 down over the whole picture, read row by row: the index's 16 bits (most
+# significant first), then their complement (a check: a half-decoded picture reads as no code at all).
+_TIMECODE_COLUMNS, _TIMECODE_ROWS = 8, 4
+_TIMECODE_BLACK, _TIMECODE_WHITE = 24, 232
+
+
+def timecode_cells(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """``(x0, y0, x1, y1)`` of the 32 timecode cells of a ``width`` x ``height`` picture, in bit order;
+    a reader samples the middle half of each (``read_timecode``, or a browser through a canvas)."""
+    cell_w, cell_h = width // _TIMECODE_COLUMNS, height // _TIMECODE_ROWS
+    return [(c * cell_w, r * cell_h, (c + 1) * cell_w, (r + 1) * cell_h)
+            for r in range(_TIMECODE_ROWS) for c in range(_TIMECODE_COLUMNS)]
+
+
+def timecode_bits(index: int) -> list[int]:
+    """The 32 cell values (1 white) that show frame ``index``: its 16 bits, then their complement."""
+    bits = [(index >> (TIMECODE_BITS - 1 - k)) & 1 for k in range(TIMECODE_BITS)]
+    return bits + [1 - b for b in bits]
+
+
+def read_timecode(gray: Gray) -> int | None:
+    """The frame index shown by a decoded ``timecode`` picture (gray, any size), or None when the cells
+    do not read as a valid code (a half-decoded or corrupted picture)."""
+    height, width = gray.shape[:2]
+    values = []
+    for x0, y0, x1, y1 in timecode_cells(width, height):
+        dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
+        values.append(int(float(gray[y0 + dy : y1 - dy, x0 + dx : x1 - dx].mean()) >= 128))
+    bits, check = values[:TIMECODE_BITS], values[TIMECODE_BITS:]
+    if any(b == c for b, c in zip(bits, check, strict=True)):
+        return None
+    return sum(b << (TIMECODE_BITS - 1 - k) for k, b in enumerate(bits))
+
+
+def _timecode(spec: SceneSpec, rng: np.random.Generator) -> _Scene:
+    if spec.frame_count > 1 << TIMECODE_BITS:
+        raise ValueError(f"timecode: {spec.frame_count} frames per loop; at most {1 << TIMECODE_BITS}")
+    cells = timecode_cells(spec.width, spec.height)
+
+    def frame(index: int) -> Gray:
+        image = np.full((spec.height, spec.width), _TIMECODE_BLACK, np.uint8)
+        for (x0, y0, x1, y1), bit in zip(cells, timecode_bits(index), strict=True):
+            if bit:
+                image[y0:y1, x0:x1] = _TIMECODE_WHITE
+        return image
+
+    return _Scene((), frame)
+
+
 _SCENES: dict[str, Callable[[SceneSpec, np.random.Generator], _Scene]] = {
     "still": _still,
     "walk": _walk,
@@ -358,4 +416,9 @@ _SCENES: dict[str, Callable[[SceneSpec, np.random.Generator], _Scene]] = {
     "shake": _shake,
     "covered": _covered,
     "frozen": _frozen,
+}
+
+# Scenes that measure the pipeline rather than show a view: playable, not in `scene_names()`.
+_INSTRUMENTS: dict[str, Callable[[SceneSpec, np.random.Generator], _Scene]] = {
+    "timecode": _timecode,
 }
