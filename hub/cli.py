@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "httpx"):
+    for noisy in ("alembic", "httpx", "aioice", "aiortc"):  # aioice: four lines per live viewer
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     if args.command == "check-config":

@@ -124,6 +124,10 @@ SINK_UP = Gauge("hub_sink_up", "1 while the sink's receiver is reachable", ["sin
 ACK_LATENCY = Histogram("hub_ack_latency_seconds", "From delivery to an operator's acknowledgement",
                         ["center"], buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800), registry=REGISTRY)
 
+LIVE_SESSIONS = Gauge("hub_live_sessions", "Live-view (WebRTC) viewers connected", registry=REGISTRY)
+LIVE_FEEDS = Gauge("hub_live_feeds", "Camera connections opened for live view (shared by their viewers)",
+                   registry=REGISTRY)
+
 PIPELINE_QUEUE = Gauge("hub_pipeline_queue_depth", "Inputs waiting for the alarm engine",
                        registry=REGISTRY)
 BATCH_SECONDS = Histogram("hub_pipeline_commit_seconds", "Time to commit one batch",

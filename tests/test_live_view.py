@@ -188,6 +188,7 @@ def test_chromium_plays_the_camera_passed_through_as_h264(browser: Browser, hub:
         assert wait_for(lambda: viewer(page, 1)["decoded"] > 0, 20), viewer(page, 1)
         assert opened() == before[0] + 1
         assert viewer(page, 0)["state"] == "connected"
+        assert (hub.metric("hub_live_sessions"), hub.metric("hub_live_feeds")) == (2, 1)
 
         # The camera's connection closes with its last viewer, not before.
         page.evaluate("window.viewers[0].pc.close()")
@@ -196,6 +197,7 @@ def test_chromium_plays_the_camera_passed_through_as_h264(browser: Browser, hub:
         assert closed() == before[1], "closed with a viewer left"
         page.evaluate("window.viewers[1].pc.close()")
         assert wait_for(lambda: closed() == before[1] + 1, 15), hub.log()[-2000:]
+        assert (hub.metric("hub_live_sessions"), hub.metric("hub_live_feeds")) == (0, 0)
     finally:
         page.context.close()
 

@@ -41,6 +41,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from drivers.rtsp_camera import failures
 from drivers.rtsp_camera.driver import OPEN_OPTIONS
+from hub import metrics
 from hub.errors import HubError, Unavailable
 from hub.secrets import public_url, redact
 
@@ -210,6 +211,8 @@ class LiveView:
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="live-view")
         self._closing = False
+        metrics.LIVE_SESSIONS.set_function(lambda: len(self._sessions))
+        metrics.LIVE_FEEDS.set_function(lambda: len(self._feeds))
 
     # -- what the API calls --------------------------------------------------------------------------
 
