@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hub import __version__, metrics
 from hub.errors import Conflict, NotFound
 from hub.store import schema as t
-from hub.web import alarms, cameras, inspection, reports, resources
+from hub.web import alarms, cameras, console, inspection, reports, resources
 from hub.web.auth import Principal, Role, issue, set_language
 from hub.web.deps import Ctx, WebContext, allow, field_error, principal
 from hub.web.schemas import CenterBrief, Health, MeOut, MePatch, TokenIn, TokenOut
@@ -30,6 +30,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(cameras.router())
     app.include_router(inspection.router())
     app.include_router(reports.router())
+    app.include_router(console.router())
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(_r: Request, exc: RequestValidationError) -> JSONResponse:
