@@ -22,7 +22,7 @@ from hub.web.auth import Role, issue
 from simulators.camera import CameraServer, CameraSpec
 from simulators.consumer import Consumer
 from simulators.fleet import Fleet, device_ids
-from simulators.provision import provision
+from simulators.provision import CITY_CENTER, provision
 
 log = logging.getLogger("hub.demo")
 _HEARTBEAT_S = 60
@@ -61,6 +61,12 @@ class Demo:
         result = provision(f"http://{self.cfg.http}", token, self.devices, device_prefix="demo",
                            supervision_s=_HEARTBEAT_S * 2, stations=3)
         log.info("demo: %d devices registered (%d already there)", result.created, result.existing)
+        station = issue(hub.db, "值班员 station-01", Role.OPERATOR, center_id="station-01")
+        city = issue(hub.db, "值班长 110", Role.OPERATOR, center_id=CITY_CENTER)
+        technician = issue(hub.db, "技术员", Role.TECHNICIAN)
+        print(f"\nconsole: http://{self.cfg.http}/ — demo tokens (new each run):\n"
+              f"  operator, station-01: {station}\n  operator, {CITY_CENTER}: {city}\n"
+              f"  technician:           {technician}\n", flush=True)
 
     def _start_cameras(self, hub: Hub) -> None:
         """The simulated cameras (encoded once into data_dir/camera-cache), registered through the API."""

@@ -230,7 +230,7 @@ def test_crud_round_trip(hub: HubProcess) -> None:
     assert device.status_code == 201
     assert device.json() == {"id": "panel-1", "site_id": "shop-1", "protocol": "mqtt", "account": None,
                              "has_key": False, "topic": None, "supervision_s": None, "test_mode": False,
-                             "online": None, "last_seen_at": None}
+                             "online": None, "last_seen_at": None, "uptime_24h": None, "uptime_7d": None}
     assert api.post("/api/v1/devices", json={"id": "panel-1", "site_id": "shop-1"}).status_code == 409
     tested = api.patch("/api/v1/devices/panel-1", json={"test_mode": True})
     assert tested.json() == {**device.json(), "test_mode": True}
