@@ -103,8 +103,8 @@ def measure(page: Any, consumer: Consumer, phase: Phase, timeout: float = 30.0) 
     while time.monotonic() < deadline:
         arrivals = {m.data["source"]["id"]: (m.data["alarm_id"], m.arrival) for m in consumer.messages()
                     if m.data and m.data["change"] == "new" and m.data["source"]["id"] in wanted}
-        seen = page.evaluate("Object.keys(window.__seen).length")
-        if len(arrivals) == len(wanted) and seen >= len(wanted):
+        seen = page.evaluate("window.__seen")
+        if len(arrivals) == len(wanted) and all(alarm_id in seen for alarm_id, _ in arrivals.values()):
             break
         time.sleep(0.2)
     seen_at: dict[str, float] = page.evaluate("window.__seen")

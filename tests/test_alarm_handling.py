@@ -60,8 +60,10 @@ def test_acknowledge_dispatch_close_in_order_recorded_and_on_the_110_queue(
     alarm = raise_alarm(hub, site_broker, consumer, "panel-1")
     alarm_id = alarm["alarm_id"]
     assert alarm["deadline_at"] is not None and alarm["escalated_to"] is None
-    with token(hub, "operator", STATION, "张警官") as op, token(hub, "viewer") as viewer:
+    with token(hub, "operator", STATION, "张警官") as op, token(hub, "viewer") as viewer, \
+            token(hub, "technician") as technician:
         url = f"/api/v1/alarms/{alarm_id}"
+        assert technician.post(f"{url}/ack").status_code == 403
         assert op.post(f"{url}/dispatch", json={"unit": "巡逻一组"}).status_code == 409, "dispatch before ack"
         assert op.post(f"{url}/close", json={"resolution": "real"}).status_code == 409, "close before ack"
         assert viewer.post(f"{url}/ack").status_code == 403
