@@ -190,8 +190,11 @@ def test_a_resolution_change_mid_stream_keeps_the_camera_online(cam_hub: HubProc
         add_camera(cam_hub, "cam-resize", server.url("resize"), armed=True)
         assert wait(lambda: camera(cam_hub, "cam-resize")["status"] == "online", 15)
         sizes = set()
+        reported = set()
         deadline = time.monotonic() + 12  # more than a loop: both sizes are shown
         while time.monotonic() < deadline:
+            read = camera(cam_hub, "cam-resize")
+            reported.add((read["width"], read["height"]))
             shot = cam_hub.api.get("/api/v1/cameras/cam-resize/snapshot.jpg")
             if shot.status_code == 200:
                 with av.open(io.BytesIO(shot.content)) as image:
@@ -199,6 +202,7 @@ def test_a_resolution_change_mid_stream_keeps_the_camera_online(cam_hub: HubProc
                     sizes.add((frame.width, frame.height))
             time.sleep(0.5)
         assert sizes == {(320, 180), (160, 90)}, sizes
+        assert reported == sizes, "the camera's read shows the size now streamed"
         assert camera(cam_hub, "cam-resize")["status"] == "online"
         assert cam_hub.api.get("/healthz").status_code == 200
 

@@ -106,6 +106,7 @@ class CameraWorker:
         return {"status": s.state.value, "reason": s.reason.value if s.reason else None,
                 "fps": round(s.fps, 2),
                 "last_frame_at": last,
+                "width": s.width, "height": s.height,
                 "quality": s.quality.value, "reconnects_1h": s.reconnects_1h, "stalls_1h": s.stalls_1h,
                 "frames_dropped": s.frames_dropped}
 

@@ -230,6 +230,8 @@ class CameraOut(BaseModel):
     reason: str | None = Field(None, description="Why the stream last failed")
     fps: float | None
     last_frame_at: datetime | None
+    width: int | None = Field(None, description="Of the picture now streamed")
+    height: int | None = None
     quality: str | None = None
     reconnects_1h: int | None = None
     stalls_1h: int | None = None
