@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from hub.model import Category
+from simulators.consumer import Consumer
 from simulators.fleet import Fleet
 from tests.fixtures.browser import new_page, screenshot
 from tests.fixtures.cameras import CameraServer, CameraSpec, camera_server
@@ -293,7 +294,16 @@ def test_queue_caps_rows_and_takes_a_burst_in_few_frames(browser: Browser, conso
 
 # -- acting on an alarm ------------------------------------------------------------------------------
 
-def test_acknowledge_dispatch_and_close_from_the_page(browser: Browser, console: Console) -> None:
+@pytest.fixture
+def cc_queue(console: Console) -> Iterator[Consumer]:
+    """The 110 queue of center c-act, as a command center's system reads it."""
+    with Consumer(console.broker.url, center="c-act", client_id="console-act-cc",
+                  clean_session=True) as queue:
+        yield queue
+
+
+def test_acknowledge_dispatch_and_close_from_the_page(browser: Browser, console: Console,
+                                                      cc_queue: Consumer) -> None:
     console.center("c-act")
     console.hub.register(["act-1", "act-2"], center="c-act")
     page = login(browser, console, console.token("operator", "李警官", "c-act"))
@@ -329,6 +339,12 @@ def test_acknowledge_dispatch_and_close_from_the_page(browser: Browser, console:
     expect(page.locator(".card-history")).to_contain_text("猫触发红外探测器")
     for name in ("Acknowledge", "Dispatch", "Close"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
+    # The 110 queue was told of each action, in order.
+    told = lambda: sorted((m.data["seq"], m.data["change"], m.data["state"])  # noqa: E731
+                          for m in cc_queue.messages() if m.data and m.data["alarm_id"] == alarm_id)
+    assert wait(lambda: len(told()) >= 4, 10), told()
+    assert told() == [(1, "new", "new"), (2, "acknowledged", "acknowledged"),
+                      (3, "dispatched", "dispatched"), (4, "closed", "closed")]
 
     # The keyboard path: j/k and Enter in the queue, a/d/c in the alarm, Escape back.
     page.keyboard.press("Escape")
