@@ -4,8 +4,8 @@
 #
 #   1. system packages, with apt-get, only those that are missing:
 #        demo: mosquitto (the hub starts it as its embedded broker)
-#        test: mosquitto, mosquitto-clients, postgresql, ffmpeg, chromium, fonts-noto-cjk (the tests start their own
-#              servers and drive the console in headless chromium)
+#        test: mosquitto, mosquitto-clients, postgresql, ffmpeg, chromium, libatomic1, fonts-noto-cjk
+#              (the tests start their own servers and drive the console in headless chromium)
 #   2. .venv with the hub installed editable, with its test tools (`pip install -e .[test]`).
 #
 # Idempotent and quick when nothing changed: apt-get is skipped when the programs are there, pip when
@@ -39,6 +39,8 @@ if [[ $profile == test ]]; then
   have_postgres || missing+=(postgresql)
   have_cmd ffprobe || missing+=(ffmpeg)  # the tests check that ffprobe reads the camera simulator
   have_cmd chromium || missing+=(chromium)  # Playwright drives Debian's browser (never a downloaded one)
+  # Playwright's own driver (a node binary in its wheel) links libatomic, which minimal systems lack
+  compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || missing+=(libatomic1)
   # Chinese text in the console's screenshots (without a CJK font chromium draws boxes)
   compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK*" >/dev/null || missing+=(fonts-noto-cjk)
 fi
