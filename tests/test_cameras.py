@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from simulators.consumer import Consumer, Received
 from tests.fixtures.cameras import CameraServer, CameraSpec, camera_server, free_port
 from tests.fixtures.hubproc import HubProcess
 from tests.fixtures.servers import Mosquitto
+from tests.fixtures.waiting import wait
 
 PASSWORD = "S3cret-Pa55"  # a test credential that must never leak
 CENTER = "110-city"
@@ -72,15 +73,6 @@ def camera(hub: HubProcess, camera_id: str) -> dict[str, Any]:
     result: dict[str, Any] = response.json()
     return result
 
-
-def wait(condition: Callable[[], Any], timeout: float, step: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(step)
-    return condition()
 
 
 def alarms_of(consumer: Consumer, category: str, source: str) -> list[Received]:

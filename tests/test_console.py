@@ -24,6 +24,7 @@ from tests.fixtures.browser import new_page, screenshot
 from tests.fixtures.cameras import CameraServer, CameraSpec, camera_server
 from tests.fixtures.hubproc import LOOPBACK_HUB, HubProcess
 from tests.fixtures.servers import Mosquitto
+from tests.fixtures.waiting import wait
 
 STATIC = Path(__file__).resolve().parents[1] / "hub" / "web" / "static"
 SIZE = {"width": 320, "height": 180, "fps": 5.0}
@@ -105,15 +106,6 @@ def close_pages() -> Iterator[None]:
         if not page.is_closed():
             page.context.close()
 
-
-def wait(condition: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(step)
-    return condition()
 
 
 def login(browser: Browser, console: Console, token: str, width: int = 1366, height: int = 768,

@@ -35,6 +35,7 @@ from tests.fixtures.browser import new_page
 from tests.fixtures.cameras import CameraServer, CameraSpec, camera_server, free_port
 from tests.fixtures.hubproc import ADMIN_TOKEN, LOOPBACK_HUB, HubProcess
 from tests.fixtures.servers import Mosquitto
+from tests.fixtures.waiting import wait
 
 PASSWORD = "L1ve-S3cret"  # a test credential that must never leak
 CENTER, SITE = "110-city", "shop-1"
@@ -135,15 +136,6 @@ def webrtc_url(hub: HubProcess, camera_id: str) -> str:
     return f"{hub.base_url}/api/v1/cameras/{camera_id}/webrtc"
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(step)
-    return condition()
-
 
 def watch(page: Page, hub: HubProcess, camera_id: str, token: str = ADMIN_TOKEN, kind: str = "video"
           ) -> dict[str, Any]:
@@ -173,7 +165,7 @@ def test_chromium_plays_the_camera_passed_through_as_h264(browser: Browser, hub:
         assert first["status"] == 200, first
         assert answer_codecs(first["sdp"]) == {"H264", "rtx"}, "pass-through: the answer offers H.264 only"
         assert "a=candidate:" in first["sdp"] and "a=sendonly" in first["sdp"]
-        playing = wait_for(lambda: (v := viewer(page, 0))["width"] > 0 and v["decoded"] > 0 and v, 20)
+        playing = wait(lambda: (v := viewer(page, 0))["width"] > 0 and v["decoded"] > 0 and v, 20)
         assert playing, f"no picture: {viewer(page, 0)}\n{hub.log()[-3000:]}"
         assert (playing["width"], playing["height"]) == (320, 180)
         assert playing["codec"] == "video/H264", playing
@@ -185,18 +177,18 @@ def test_chromium_plays_the_camera_passed_through_as_h264(browser: Browser, hub:
         # A second viewer of the same camera shares the hub's one connection to it.
         second = watch(page, hub, "cam-walk")
         assert second["status"] == 200, second
-        assert wait_for(lambda: viewer(page, 1)["decoded"] > 0, 20), viewer(page, 1)
+        assert wait(lambda: viewer(page, 1)["decoded"] > 0, 20), viewer(page, 1)
         assert opened() == before[0] + 1
         assert viewer(page, 0)["state"] == "connected"
         assert (hub.metric("hub_live_sessions"), hub.metric("hub_live_feeds")) == (2, 1)
 
         # The camera's connection closes with its last viewer, not before.
         page.evaluate("window.viewers[0].pc.close()")
-        assert wait_for(lambda: left() == before[2] + 1, 15), hub.log()[-2000:]
+        assert wait(lambda: left() == before[2] + 1, 15), hub.log()[-2000:]
         time.sleep(0.5)
         assert closed() == before[1], "closed with a viewer left"
         page.evaluate("window.viewers[1].pc.close()")
-        assert wait_for(lambda: closed() == before[1] + 1, 15), hub.log()[-2000:]
+        assert wait(lambda: closed() == before[1] + 1, 15), hub.log()[-2000:]
         assert (hub.metric("hub_live_sessions"), hub.metric("hub_live_feeds")) == (0, 0)
     finally:
         page.context.close()
@@ -211,7 +203,7 @@ def test_a_camera_with_a_password_plays_and_its_password_stays_secret(browser: B
         answered = watch(page, hub, "cam-locked", viewer_token)  # any role may watch
         assert answered["status"] == 200, answered
         assert PASSWORD not in answered["sdp"]
-        assert wait_for(lambda: viewer(page, 0)["width"] == 320, 20), viewer(page, 0)
+        assert wait(lambda: viewer(page, 0)["width"] == 320, 20), viewer(page, 0)
         page.evaluate("window.viewers[0].pc.close()")
     finally:
         page.context.close()
@@ -245,7 +237,7 @@ def test_webrtc_errors(browser: Browser, hub: HubProcess) -> None:
     finally:
         page.context.close()
     assert PASSWORD not in hub.log()
-    assert wait_for(lambda: hub.log().count("cam-walk: stream closed") == hub.log().count(
+    assert wait(lambda: hub.log().count("cam-walk: stream closed") == hub.log().count(
         "live view of camera cam-walk: streaming from"), 15), "a refused offer leaves no stream open"
 
 
@@ -258,7 +250,7 @@ def test_stopping_the_hub_hangs_up_its_viewers(browser: Browser, cameras: Camera
         try:
             page.goto(process.base_url + "/healthz")
             assert watch(page, process, "cam-walk")["status"] == 200
-            assert wait_for(lambda: viewer(page, 0)["decoded"] > 0, 20), viewer(page, 0)
+            assert wait(lambda: viewer(page, 0)["decoded"] > 0, 20), viewer(page, 0)
             started = time.monotonic()
             assert process.stop() == 0
             assert time.monotonic() - started < 15, "stopping waited for the viewer"
