@@ -37,6 +37,7 @@ import numpy as np
 from bench.camera_capacity import CENTER, SITE, BareReader
 from bench.common import (
     Machine,
+    SimulatorProcess,
     Stack,
     command_line,
     fmt,
@@ -88,28 +89,13 @@ def _serve(streams: int, conn: Connection) -> None:
             conn.recv()
 
 
-class Simulator:
+class Simulator(SimulatorProcess):
     def __init__(self, streams: int) -> None:
+        super().__init__(_serve, streams)
         self.streams = streams
-        self._conn, child = _SPAWN.Pipe()
-        self._process = _SPAWN.Process(target=_serve, args=(streams, child), name="camera-simulator")
-        self._process.start()
-        child.close()
-        if not self._conn.poll(300):
-            self.close()
-            raise TimeoutError("the camera simulator did not start")
-        self.port, self.epoch = self._conn.recv()
 
     def url(self, stream: int) -> str:
         return f"rtsp://127.0.0.1:{self.port}/cam-{stream:03d}"
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.send("stop")
-        self._process.join(30)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
 
 
 # -- the baseline: bare PyAV in a child process --------------------------------------------------------

@@ -215,6 +215,29 @@ def scratch(name: str, keep: bool = False) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+class SimulatorProcess:
+    """Camera simulators in a spawned child process, off the benchmark's own interpreter: `serve(arg,
+    conn)` sends `(port, epoch)` once it serves and stops when it receives "stop"."""
+
+    def __init__(self, serve: Callable[[Any, Connection], None], arg: object) -> None:
+        self._conn, child = _SPAWN.Pipe()
+        self._process = _SPAWN.Process(target=serve, args=(arg, child), name="camera-simulator")
+        self._process.start()
+        child.close()
+        if not self._conn.poll(300):
+            self.close()
+            raise TimeoutError("the camera simulator did not start")
+        self.port, self.epoch = self._conn.recv()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send("stop")
+        self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
 class Stack:
     """Site broker, command-center broker (a second Mosquitto, or the same one) and the hub."""
 

@@ -30,7 +30,18 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench.common import Machine, command_line, log, ms, parser, pct, scratch, verdict, write_section
+from bench.common import (
+    Machine,
+    SimulatorProcess,
+    command_line,
+    log,
+    ms,
+    parser,
+    pct,
+    scratch,
+    verdict,
+    write_section,
+)
 from simulators.camera.scenes import timecode_cells
 
 GOAL_P95 = 0.5
@@ -120,27 +131,12 @@ def _serve(fps_list: list[float], conn: Connection) -> None:
             conn.recv()
 
 
-class Simulator:
+class Simulator(SimulatorProcess):
     def __init__(self, fps_list: list[float]) -> None:
-        self._conn, child = _SPAWN.Pipe()
-        self._process = _SPAWN.Process(target=_serve, args=(fps_list, child), name="camera-simulator")
-        self._process.start()
-        child.close()
-        if not self._conn.poll(300):
-            self.close()
-            raise TimeoutError("the camera simulator did not start")
-        self.port, self.epoch = self._conn.recv()
+        super().__init__(_serve, fps_list)
 
     def url(self, fps: float) -> str:
         return f"rtsp://127.0.0.1:{self.port}/{camera_name(fps)}"
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.send("stop")
-        self._process.join(30)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
 
 
 def _bare(url: str, seconds: float, conn: Connection) -> None:
