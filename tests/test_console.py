@@ -353,6 +353,8 @@ def test_acknowledge_dispatch_and_close_from_the_page(browser: Browser, console:
     expect(page.locator("input[name=unit]")).to_be_focused()
     page.keyboard.type("dcba")   # typed into the field: no shortcut fires
     page.keyboard.press("Enter")
+    # Close shows already once acknowledged: the dispatch is done when the state says so.
+    expect(page.locator(".alarm-head .state")).to_have_text("已派警")
     expect(page.get_by_role("button", name="Close")).to_be_visible()
     assert console.read(second)["unit"] == "dcba"
     page.keyboard.press("c")

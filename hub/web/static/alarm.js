@@ -66,6 +66,9 @@ export function mountAlarm(main, id) {
   }
 
   function show(fresh) {
+    // Answers can arrive out of order (a reload started by the stream, then an action's answer): never
+    // step back to an older state.
+    if (alarm && (fresh.seq ?? 0) < (alarm.seq ?? 0)) return;
     const first = alarm === null;
     alarm = fresh;
     alarm._raised = Date.parse(alarm.raised_at || alarm.received_at) || Date.now();

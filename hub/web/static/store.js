@@ -1,6 +1,7 @@
 // The open alarms of the user's center, kept current: a list load, then the event stream. One Map by
 // alarm_id; a message only replaces one with a lower seq, so the order in which the list and the
-// stream answer does not matter; a closed alarm leaves the Map.
+// stream answer does not matter; a closed alarm leaves the Map, and its id is remembered (the last
+// CLOSED_KEPT of them) so that a late message of its earlier life cannot bring it back.
 
 import {api, EventStream, query} from './api.js';
 import {centerId} from './session.js';
@@ -13,6 +14,8 @@ let stream = null;
 let status = 'connecting';
 let generation = 0;
 export const state = {loaded: false, error: null};
+const closed = new Map();   // alarm_id -> seq of the closing message, oldest first
+const CLOSED_KEPT = 5000;
 
 /** fn({alarm, prev, removed, fresh}) for every change; returns the unsubscribe function. */
 export function subscribe(fn) {
@@ -45,12 +48,16 @@ function setStatus(value) {
 export function merge(alarm, fromStream = false) {
   if (!alarm || !alarm.alarm_id) return;
   const prev = alarms.get(alarm.alarm_id);
+  if (closed.has(alarm.alarm_id) && closed.get(alarm.alarm_id) >= (alarm.seq ?? 0)) return;
   if (prev && (prev.seq ?? 0) > (alarm.seq ?? 0)) return;
   if (prev && prev.seq === alarm.seq && prev.state === alarm.state) return;
   alarm._raised = Date.parse(alarm.raised_at || alarm.received_at) || Date.now();
   alarm._deadline = alarm.deadline_at ? Date.parse(alarm.deadline_at) : null;
   alarm._touched = performance.now();
   if (alarm.state === 'closed') {
+    closed.delete(alarm.alarm_id);
+    closed.set(alarm.alarm_id, alarm.seq ?? 0);
+    if (closed.size > CLOSED_KEPT) closed.delete(closed.keys().next().value);
     if (prev) {
       alarms.delete(alarm.alarm_id);
       emit({alarm, prev, removed: true, fresh: false});
