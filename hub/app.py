@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from drivers import mqtt_cc, pingan_mqtt, zigbee2mqtt
 from drivers.base import Decoder
-from hub import __version__, metrics
+from hub import __version__, metrics, uptime
 from hub.broker import EmbeddedBroker
 from hub.cameras.evidence import EvidenceStore
 from hub.cameras.live import LiveView
@@ -25,11 +25,12 @@ from hub.config import HubConfig
 from hub.engine import CC_SINK
 from hub.engine import Engine as AlarmEngine
 from hub.forwarder_process import ForwarderProcess, Spec
-from hub.model import Camera, Registered
+from hub.model import Camera, Device, Registered
 from hub.mqtt import BrokerAddress
 from hub.pipeline import Pipeline
 from hub.secrets import Vault
 from hub.site_link import SiteLink
+from hub.status import StatusLink
 from hub.store.db import migrate, open_engine
 from hub.store.store import Store
 from hub.supervisor import Supervisor
@@ -53,6 +54,8 @@ class Hub:
     cameras: CameraManager | None = None
     evidence: EvidenceStore | None = None
     live: LiveView | None = None
+    status: StatusLink | None = None
+    board: uptime.Board | None = None
     new_admin_token: str | None = None
     _started: list[Any] = field(default_factory=list)
 
@@ -89,23 +92,33 @@ class Hub:
             batch_max=fw.batch_max, publish_timeout_s=fw.publish_timeout_s,
             retry_initial_s=fw.retry_initial_s, retry_max_s=fw.retry_max_s,
             log_level=logging.getLogger().level), on_sent=self._sent)
+        if cfg.monitoring.status_topics:
+            self.status = StatusLink(BrokerAddress.parse(site_url), f"{cfg.mqtt.client_id}-status",
+                                     cfg.mqtt.prefix, cfg.mqtt.keepalive_s, self._site_of)
         self.pipeline = Pipeline(
             store, AlarmEngine(prefix=cfg.mqtt.prefix, default_center=cfg.routing.default_center,
                                evidence_base=f"{cfg.api_base}/api/v1/alarms"),
             Supervisor(cfg.supervision.grace_s), decoders, batch_max=cfg.pipeline.batch_max,
             queue_max=cfg.pipeline.queue_max, max_payload_bytes=cfg.mqtt.max_payload_bytes,
-            startup_grace_s=cfg.supervision.startup_grace_s, on_commit=self.forwarder.wake)
+            startup_grace_s=cfg.supervision.startup_grace_s, on_commit=self.forwarder.wake,
+            on_states=self.status.states if self.status else lambda _rows: None, version=__version__)
         self.site = SiteLink(BrokerAddress.parse(site_url), cfg.mqtt.client_id,
                              [topic for d in decoders for topic in d.subscriptions()], self.pipeline,
                              cfg.mqtt.keepalive_s)
-        metrics.DEVICES.source = self.pipeline.device_health
+        metrics.FLEET.devices = self.pipeline.device_health
+        metrics.ALARMS_OPEN.source = self.pipeline.open_counts
+        self.board = uptime.Board(self.db, self._registered)
+        metrics.FLEET.uptime = self.board.snapshot
+        board_thread = uptime.BoardThread(self.board, cfg.monitoring.uptime_refresh_s,
+                                          on_error=lambda: metrics.DATABASE_UP.set(0))
         cams = cfg.cameras
         self.evidence = EvidenceStore(cfg.data_dir / "evidence", max_age_s=cams.evidence_max_age_days * 86400,
                                       max_bytes=cams.evidence_max_bytes)
         self.cameras = CameraManager(store, self.vault, self.pipeline.submit, evidence=self.evidence,
                                      settings=cams, zone=ZoneInfo(cfg.timezone))
         self.live = LiveView()  # WebRTC viewers; bound to uvicorn's loop by its first offer
-        for part in (self.pipeline, self.forwarder, self.site, self.cameras):
+        parts: list[Any] = [self.status] if self.status else []  # first: its will covers the rest
+        for part in (*parts, self.pipeline, self.forwarder, self.site, self.cameras, board_thread):
             part.start()
             self._started.append(part)
         # What start-up built (modules, the registry, the open alarms read back) lives as long as the
@@ -114,6 +127,19 @@ class Hub:
         log.info("hub %s started: database %s, site broker %s, command-center broker %s", __version__,
                  self.db.url.render_as_string(hide_password=True), BrokerAddress.parse(site_url),
                  BrokerAddress.parse(cc_url))
+
+    def _registered(self) -> list[uptime.Key]:
+        """Every registered camera and device (the things hub_uptime_ratio describes)."""
+        assert self.pipeline is not None
+        registry = self.pipeline.engine.registry
+        return ([("camera", c) for c in list(registry.cameras)] +
+                [("device", d) for d in list(registry.devices)])
+
+    def _site_of(self, kind: str, object_id: str) -> str | None:
+        assert self.pipeline is not None
+        registry = self.pipeline.engine.registry
+        found = (registry.cameras if kind == "camera" else registry.devices).get(object_id)
+        return found.site_id if found else None
 
     def _sent(self, ids: list[int], at: datetime, first: list[str]) -> Future[Any]:
         """The sink confirmed these deliveries: stored by the pipeline with its next batch."""
@@ -164,6 +190,9 @@ class Hub:
         """The API changed one object: the engine re-reads it, and a camera's worker follows."""
         assert self.pipeline is not None and self.cameras is not None
         done = self.pipeline.refresh(kind, item_id)
+        deleted = kind in (Camera, Device) and self.pipeline.store.one(kind, item_id) is None
+        if self.status is not None and deleted:  # no retained status left behind
+            self.status.forget("camera" if kind is Camera else "device", item_id)
         if kind is Camera:
             done.result(10)
             self.cameras.reload(item_id)

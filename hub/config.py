@@ -102,6 +102,13 @@ class RoutingSettings(_Strict):
                                 description="Center for sites that name none (or a center that is unknown)")
 
 
+class MonitoringSettings(_Strict):
+    uptime_refresh_s: float = Field(15.0, ge=0.2, le=600,
+                                    description="How often hub_uptime_ratio is computed from the history")
+    status_topics: bool = Field(True, description="Publish {prefix}/v1/hub/status and the cameras' and "
+                                "devices' status topics on the site broker (retained)")
+
+
 class HubConfig(_Strict):
     database_url: str = Field("sqlite:///./var/hub.db", description="SQLAlchemy URL")
     http: HostPort = Field("127.0.0.1:8080", description="host:port of the API, console and /metrics")
@@ -118,6 +125,7 @@ class HubConfig(_Strict):
     forwarder: ForwarderSettings = ForwarderSettings()
     routing: RoutingSettings = RoutingSettings()
     cameras: CameraSettings = CameraSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @property
     def api_base(self) -> str:

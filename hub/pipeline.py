@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from drivers.base import Decoder, Inbound
-from hub import metrics
+from hub import metrics, uptime
 from hub.engine import Engine
 from hub.errors import Rejected, Unregistered
 from hub.model import Change, Device, Heartbeat, Registered, Signal, SignalResult, Source, utcnow
@@ -72,7 +72,9 @@ Item = Message | Command | Observed
 class Pipeline:
     def __init__(self, store: Store, engine: Engine, supervisor: Supervisor, decoders: list[Decoder], *,
                  batch_max: int, queue_max: int, max_payload_bytes: int, startup_grace_s: float = 0.0,
-                 on_commit: Callable[[], None] = lambda: None) -> None:
+                 on_commit: Callable[[], None] = lambda: None,
+                 on_states: Callable[[list[dict[str, Any]]], None] = lambda _rows: None,
+                 version: str = "") -> None:
         self.store = store
         self.engine = engine
         self.supervisor = supervisor
@@ -81,6 +83,10 @@ class Pipeline:
         self.max_payload_bytes = max_payload_bytes
         self.startup_grace_s = startup_grace_s
         self.on_commit = on_commit
+        self.on_states = on_states  # stored camera/device state changes (for the status topics)
+        self.version = version
+        self.run_id: int | None = None  # this start's row in hub_runs
+        self._alive_at = 0.0
         self.queue: queue.Queue[Item | object] = queue.Queue(maxsize=queue_max)
         self._seen: dict[str, float] = {}  # heard since the last flush
         self._online: dict[tuple[str, str], bool | None] = {}  # (kind, id) → as last stored
@@ -92,6 +98,9 @@ class Pipeline:
 
     def start(self) -> None:
         self.load()
+        self.run_id = self.store.begin_run(self.version, utcnow())
+        self._alive_at = time.monotonic()
+        metrics.DATABASE_UP.set(1)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -99,6 +108,7 @@ class Pipeline:
         if self._thread.is_alive():
             self.queue.put(_STOP)
             self._thread.join(timeout)
+            self._alive(stopped=True)
 
     def load(self) -> None:
         """(Re)build the engine and the supervisor from the store."""
@@ -163,6 +173,25 @@ class Pipeline:
                 self._flush_seen()
             if stop:
                 return
+            if time.monotonic() - self._alive_at >= uptime.ALIVE_EVERY_S:
+                self._alive()
+
+    def _alive(self, *, stopped: bool = False) -> None:
+        """Store that the hub is running (uptime counts time after the last sign as unknown)."""
+        self._alive_at = time.monotonic()
+        if self.run_id is None:
+            return
+        try:
+            self.store.alive(self.run_id, utcnow(), stopped=stopped)
+            metrics.DATABASE_UP.set(1)
+        except (OperationalError, InterfaceError) as exc:
+            metrics.DATABASE_UP.set(0)
+            metrics.STORE_ERRORS.labels("pipeline").inc()
+            log.error("database unavailable for the hub's sign of life (%s)", exc.__class__.__name__)
+
+    def open_counts(self) -> dict[tuple[str, str], int]:
+        """Open alarms by (priority, state), for /metrics from any thread."""
+        return Counter((str(a.priority), a.state.value) for a in list(self.engine.by_id.values()))
 
     def _flush_seen(self) -> None:
         self._flushed_at = time.monotonic()
@@ -345,8 +374,15 @@ class Pipeline:
                 if writes:
                     self.store.write(writes)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+                metrics.DATABASE_UP.set(1)
+                if writes.state_changes:
+                    try:
+                        self.on_states(writes.state_changes)
+                    except Exception:  # the status topics are a courtesy: stored is what counts
+                        log.exception("publishing state changes failed")
                 return True
             except (OperationalError, InterfaceError) as exc:
+                metrics.DATABASE_UP.set(0)
                 metrics.STORE_ERRORS.labels("pipeline").inc()
                 log.error("database unavailable (%s); retrying in %.1f s", exc.__class__.__name__, delay)
                 time.sleep(delay)

@@ -4,8 +4,9 @@
 #
 #   1. system packages, with apt-get, only those that are missing:
 #        demo: mosquitto (the hub starts it as its embedded broker)
-#        test: mosquitto, mosquitto-clients, postgresql, ffmpeg, chromium, libatomic1, fonts-noto-cjk
-#              (the tests start their own servers and drive the console in headless chromium)
+#        test: mosquitto, mosquitto-clients, postgresql, ffmpeg, chromium, libatomic1, fonts-noto-cjk,
+#              prometheus (the tests start their own servers, scrape the hub with a real Prometheus,
+#              check the alert rules with promtool, and drive the console in headless chromium)
 #   2. .venv with the hub installed editable, with its test tools (`pip install -e .[test]`).
 #
 # Idempotent and quick when nothing changed: apt-get is skipped when the programs are there, pip when
@@ -43,6 +44,7 @@ if [[ $profile == test ]]; then
   compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || missing+=(libatomic1)
   # Chinese text in the console's screenshots (without a CJK font chromium draws boxes)
   compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK*" >/dev/null || missing+=(fonts-noto-cjk)
+  have_cmd promtool || missing+=(prometheus)  # prometheus and promtool: started by the tests, not as a service
 fi
 
 if ((${#missing[@]})); then
@@ -92,11 +94,16 @@ if ((${#missing[@]})); then
   if [[ " ${missing[*]} " == *" mosquitto "* && -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
     "${sudo[@]}" systemctl disable --now mosquitto.service >/dev/null 2>&1 || true
   fi
+  # Likewise Prometheus (and the node exporter it may bring): the tests start their own.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    "${sudo[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
   have_cmd mosquitto || { echo "setup: mosquitto is still missing after apt-get" >&2; exit 1; }
   if [[ $profile == test ]]; then
     have_cmd mosquitto_pub || { echo "setup: mosquitto_pub is still missing after apt-get" >&2; exit 1; }
     have_postgres || { echo "setup: PostgreSQL is still missing after apt-get" >&2; exit 1; }
     have_cmd ffprobe || { echo "setup: ffprobe is still missing after apt-get" >&2; exit 1; }
+    have_cmd promtool || { echo "setup: promtool is still missing after apt-get" >&2; exit 1; }
   fi
 fi
 

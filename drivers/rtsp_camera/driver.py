@@ -221,6 +221,7 @@ class CameraStream:
             try:
                 frames = stream.codec_context.decode(packet)
             except av.error.InvalidDataError:
+                self._health.decode_error()
                 frames = []
             for frame in frames:
                 self._deliver(frame)

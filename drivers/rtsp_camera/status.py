@@ -53,6 +53,8 @@ class CameraStatus:
     reconnects_1h: int
     stalls_1h: int
     reconnects_total: int
+    stalls_total: int
+    decode_errors: int  # packets the decoder refused (corrupt or missing data)
     last_frame_wall: float | None
     quality: Quality
 
@@ -84,6 +86,8 @@ class Health:
         self.handed = 0
         self.last_frame_wall: float | None = None
         self.reconnects_total = 0
+        self.stalls_total = 0
+        self.decode_errors = 0
         self._frame_walls: deque[float] = deque()
         self._reconnects: deque[float] = deque()
         self._stalls: deque[float] = deque()
@@ -94,6 +98,7 @@ class Health:
             now = time.time()
             if reason == Reason.STALLED:
                 self._stalls.append(now)
+                self.stalls_total += 1
             if state == self.state and (reason is None or reason == self.reason):
                 return False
             self.state, self.since = state, now
@@ -114,6 +119,10 @@ class Health:
             self._frame_walls.append(wall)
             while self._frame_walls and wall - self._frame_walls[0] > FPS_WINDOW_S:
                 self._frame_walls.popleft()
+
+    def decode_error(self) -> None:
+        with self._lock:
+            self.decode_errors += 1
 
     def handed_over(self) -> None:
         with self._lock:
@@ -136,5 +145,6 @@ class Health:
                 nominal_fps=self.nominal_fps, width=self.size[0] if self.size else None,
                 height=self.size[1] if self.size else None, frames_decoded=self.decoded,
                 frames_dropped=dropped, reconnects_1h=len(self._reconnects), stalls_1h=len(self._stalls),
-                reconnects_total=self.reconnects_total, last_frame_wall=self.last_frame_wall,
+                reconnects_total=self.reconnects_total, stalls_total=self.stalls_total,
+                decode_errors=self.decode_errors, last_frame_wall=self.last_frame_wall,
                 quality=quality)

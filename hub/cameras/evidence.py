@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from hub import metrics
 from hub.ids import new_ulid
 from hub.model import utcnow
 from hub.store import schema as t
@@ -59,6 +60,8 @@ class EvidenceStore:
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+        metrics.EVIDENCE_BYTES.inc(len(data))  # until the next sweep counts them all again
+        metrics.EVIDENCE_FILES.inc()
         return rel
 
     def sweep(self, now: float | None = None) -> list[str]:
@@ -67,19 +70,23 @@ class EvidenceStore:
         events = []
         for folder in self.root.glob("*/*/*"):
             if folder.is_dir():
-                files = [f for f in folder.iterdir() if f.is_file()]
-                size = sum(f.stat().st_size for f in files)
-                mtime = max((f.stat().st_mtime for f in files), default=folder.stat().st_mtime)
-                events.append((mtime, size, folder))
+                kept = [f for f in folder.iterdir() if f.is_file()]
+                size = sum(f.stat().st_size for f in kept)
+                mtime = max((f.stat().st_mtime for f in kept), default=folder.stat().st_mtime)
+                events.append((mtime, size, len(kept), folder))
         events.sort()
-        total = sum(size for _, size, _ in events)
+        total = sum(size for _, size, _, _ in events)
+        files = sum(count for _, _, count, _ in events)
         removed = []
-        for mtime, size, folder in events:
+        for mtime, size, count, folder in events:
             if now - mtime <= self.max_age_s and total <= self.max_bytes:
                 break
             shutil.rmtree(folder, ignore_errors=True)
             total -= size
+            files -= count
             removed.append(folder.relative_to(self.root).as_posix())
+        metrics.EVIDENCE_BYTES.set(total)
+        metrics.EVIDENCE_FILES.set(files)
         return removed
 
 
@@ -100,8 +107,14 @@ class Janitor:
         self._thread.join(10)
 
     def _run(self) -> None:
-        while not self._stop.wait(_SWEEP_EVERY_S):
-            self.sweep()
+        metrics.EVIDENCE_LIMIT.set(self.evidence.max_bytes)
+        while True:
+            try:
+                self.sweep()
+            except Exception:  # a full disk or a database outage: the next sweep tries again
+                log.exception("evidence retention sweep failed")
+            if self._stop.wait(_SWEEP_EVERY_S):
+                return
 
     def sweep(self) -> list[str]:
         removed = self.evidence.sweep()

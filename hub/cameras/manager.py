@@ -108,7 +108,7 @@ class CameraManager:
         for camera, sealed, online in self.store.camera_streams():
             if camera.enabled:
                 self._start(camera.id, camera, sealed, online)
-        metrics.CAMERAS.source = self.health
+        metrics.FLEET.cameras = self.health
         self.janitor.start()
         log.info("%d cameras started", len(self._workers))
 

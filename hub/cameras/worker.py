@@ -98,7 +98,8 @@ class CameraWorker:
         age = time.time() - s.last_frame_wall if s.last_frame_wall else None
         return metrics.CameraHealth(camera=self.camera.id, site=self.camera.site_id,
                                     up=s.state == State.ONLINE, fps=s.fps, reconnects=s.reconnects_total,
-                                    frame_age=age, dropped=s.frames_dropped)
+                                    frame_age=age, dropped=s.frames_dropped, stalls=s.stalls_total,
+                                    decode_errors=s.decode_errors)
 
     def api_status(self) -> dict[str, Any]:
         s = self.stream.status()

@@ -263,6 +263,19 @@ state_changes = Table(
     Index(None, "kind", "object_id", "at"),
 )
 
+hub_runs = Table(
+    # One row per start of the hub: when it started, when it was last known alive, and when it stopped
+    # cleanly (null after a crash). Outside these spans nothing is known of cameras and devices, so
+    # uptime counts that time neither way.
+    "hub_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("alive_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),
+    Column("version", String(32), nullable=False),
+    Index(None, "alive_at"),
+)
+
 tokens = Table(
     "tokens", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

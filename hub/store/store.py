@@ -149,6 +149,23 @@ class Store:
             if writes.cameras_seen:
                 bulk.update(conn, t.cameras, ("online", "last_frame_at"), list(writes.cameras_seen.values()))
 
+    # -- the hub's own runs (uptime counts the time between them as unknown) --------------------------
+
+    def begin_run(self, version: str, now: datetime) -> int:
+        with self.writing() as conn:
+            inserted = conn.execute(t.hub_runs.insert().values(
+                started_at=now, alive_at=now, stopped_at=None, version=version[:32])).inserted_primary_key
+        assert inserted is not None
+        return int(inserted[0])
+
+    def alive(self, run_id: int, now: datetime, *, stopped: bool = False) -> None:
+        """The hub is still running (or, `stopped`, has stopped cleanly) at `now`."""
+        values: dict[str, Any] = {"alive_at": now}
+        if stopped:
+            values["stopped_at"] = now
+        with self.writing() as conn:
+            conn.execute(t.hub_runs.update().where(t.hub_runs.c.id == run_id).values(**values))
+
     # -- outbox ------------------------------------------------------------------------------------
 
     def pending(self, sink: str, now: datetime, limit: int) -> list[PendingDelivery]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import unquote
@@ -9,13 +10,13 @@ from urllib.parse import unquote
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
 
 from hub import __version__, metrics
 from hub.errors import Conflict, NotFound
 from hub.store import schema as t
-from hub.web import alarms, cameras, console, inspection, reports, resources
+from hub.web import alarms, cameras, console, history, inspection, reports, resources
 from hub.web.auth import Principal, Role, issue, set_language
 from hub.web.deps import Ctx, WebContext, allow, field_error, principal
 from hub.web.schemas import CenterBrief, Health, MeOut, MePatch, TokenIn, TokenOut
@@ -30,6 +31,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(cameras.router())
     app.include_router(inspection.router())
     app.include_router(reports.router())
+    app.include_router(history.router())
     app.include_router(console.router())
 
     @app.exception_handler(RequestValidationError)
@@ -62,8 +64,13 @@ def create_app(ctx: WebContext) -> FastAPI:
         return JSONResponse(health.model_dump(), status_code=200 if health.status == "ok" else 503)
 
     @app.get("/metrics", tags=["health"])
-    def prometheus() -> Response:
-        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    def prometheus(request: Request) -> Response:
+        """Gzipped when asked (Prometheus asks): a big fleet's exposition is megabytes of repetitive text."""
+        body = metrics.exposition()
+        if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 1024:
+            return Response(gzip.compress(body, compresslevel=1), media_type=CONTENT_TYPE_LATEST,
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Vary": "Accept-Encoding"})
 
     @app.post("/api/v1/tokens", status_code=201, response_model=TokenOut, tags=["tokens"])
     def tokens(body: TokenIn, ctx: Ctx, _who: Annotated[Principal, Depends(allow())]) -> TokenOut:

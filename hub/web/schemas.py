@@ -240,6 +240,38 @@ class CameraOut(BaseModel):
     uptime_7d: float | None = Field(None, description="Time online over known time, last 7 days")
 
 
+# -- state history ---------------------------------------------------------------------------------
+
+class StateChangeOut(BaseModel):
+    at: datetime
+    online: bool
+    reason: str | None = Field(None, description="Why it went offline (silent, unreachable, stalled, …)")
+
+
+class HubDownOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class UptimeOut(BaseModel):
+    h1: float | None = Field(None, alias="1h")
+    h24: float | None = Field(None, alias="24h")
+    d7: float | None = Field(None, alias="7d")
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class StateHistoryOut(BaseModel):
+    kind: Literal["camera", "device"]
+    id: str
+    since: datetime
+    state_at_since: bool | None = Field(description="Online at `since` (null: not known then)")
+    changes: list[StateChangeOut] = Field(description="Every change since `since`, oldest first")
+    truncated: bool = Field(description="More changes than `limit`: the newest are left out")
+    hub_down: list[HubDownOut] = Field(description="When the hub itself was not running: nothing is known "
+                                                   "of the camera or device then")
+    uptime: UptimeOut = Field(description="Time online over the time whose state is known (null: none known)")
+
+
 # -- others ------------------------------------------------------------------------------------------
 
 Language = Literal["zh-CN", "en"]
