@@ -8,8 +8,12 @@ import {MaskEditor} from './masks.js';
 import {can} from './session.js';
 import {errorMessage, message, showFieldErrors, toast} from './widgets.js';
 import {backLink, datalist, field, formBody, idLink, listPage, loadAll, save, viewHead} from './tech.js';
+import {currentState, historyCard} from './history.js';
 
 const HEALTH_REFRESH_MS = 3000;
+// After a change of status the history is read again at the next ticks until it shows the change (it is
+// stored a moment after the live status moves), at most this many times.
+const HISTORY_TRIES = 5;
 
 export function mountCameras(main, id) {
   if (id === 'new') return newCamera(main);
@@ -139,10 +143,13 @@ function editCamera(main, id) {
         message('info', t('common.loading')));
       let statusEl = cameraStatus(camera);
       let healthEl = healthCard(camera);
+      const history = historyCard('camera', id, abort.signal);
+      let lastStatus = camera.status;
+      let historyTries = 0;
       fill(view,
         viewHead(t('cameras.edit', {id}), statusEl), backLink('cameras'),
         h('div', {class: 'camera-grid'},
-          h('div', {class: 'col'}, healthEl, settingsForm(camera, sites)),
+          h('div', {class: 'col'}, healthEl, history.el, settingsForm(camera, sites)),
           h('div', {class: 'col'}, masksCard)));
       // The health is live: a technician who just saved a camera sees it come online (or why not).
       timer = setInterval(async () => {
@@ -154,6 +161,18 @@ function editCamera(main, id) {
           healthEl.replaceWith(nextHealth);
           statusEl = nextStatus;
           healthEl = nextHealth;
+          // The history only when the status moved, not at every tick.
+          if (fresh.status !== lastStatus) {
+            lastStatus = fresh.status;
+            historyTries = HISTORY_TRIES;
+          }
+          if (historyTries > 0) {
+            historyTries -= 1;
+            const status = fresh.status;
+            history.reload().then((found) => {
+              if (found && status === lastStatus && agrees(found, status)) historyTries = 0;
+            });
+          }
         } catch (err) {
           // keep what is shown; the next tick tries again (a 401 sends the page to the login form)
         }
@@ -198,6 +217,13 @@ function editCamera(main, id) {
     editor?.destroy();
     if (snapshotUrl) URL.revokeObjectURL(snapshotUrl);
   };
+}
+
+/** Does the history end in the state the live status shows (online or offline; others: nothing to wait for)? */
+function agrees(found, status) {
+  if (status === 'online') return currentState(found) === true;
+  if (status === 'offline') return currentState(found) === false;
+  return true;
 }
 
 /** The camera's latest picture at its own size; without one, a blank of the camera's (or HD) size. */

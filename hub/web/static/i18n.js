@@ -316,6 +316,28 @@ const ZH = {
   'reason.stalled': '视频流中断',
   'reason.ended': '服务器结束了视频流',
   'reason.timeout': '连接超时',
+  'reason.silent': '静默（心跳超时未上报）',
+  'reason.no_frames': '没有画面',
+  'history.heading': '状态历史',
+  'history.uptime': '在线率',
+  'history.window.1h': '近 1 小时',
+  'history.window.24h': '近 24 小时',
+  'history.window.7d': '近 7 天',
+  'history.timeline': '过去 24 小时',
+  'history.summary': '过去 24 小时：在线 {online}，离线 {offline}，未知 {unknown}',
+  'history.unknown': '未知',
+  'history.unknownLegend': '未知（尚无记录或中心平台停机）',
+  'history.hubDown': '中心平台停机',
+  'history.hubDownReason': '期间状态未知',
+  'history.duration': '持续时间',
+  'history.ongoing': '{d}（至今）',
+  'history.empty': '没有状态变化记录。',
+  'history.more': '另有 {n} 条较早的记录未显示。',
+  'history.truncated': '状态变化过多，只读取了最早的 {n} 条。',
+  'history.caption': '状态变化，最新的在前',
+  'history.hm': '{h} 小时 {m} 分',
+  'history.m': '{m} 分',
+  'history.s': '{s} 秒',
   'dead.heading': '无效消息',
   'dead.hint': '无法识别而被拒收的消息（格式错误、未知事件、超长等），原始内容以文本和十六进制显示。',
   'unreg.heading': '未注册设备',
@@ -671,6 +693,28 @@ const EN = {
   'reason.stalled': 'The stream stalled',
   'reason.ended': 'The server ended the stream',
   'reason.timeout': 'Timed out',
+  'reason.silent': 'Silent (heartbeats missed)',
+  'reason.no_frames': 'No pictures',
+  'history.heading': 'State history',
+  'history.uptime': 'Uptime',
+  'history.window.1h': 'last 1 h',
+  'history.window.24h': 'last 24 h',
+  'history.window.7d': 'last 7 days',
+  'history.timeline': 'Last 24 hours',
+  'history.summary': 'Last 24 hours: online {online}, offline {offline}, unknown {unknown}',
+  'history.unknown': 'Unknown',
+  'history.unknownLegend': 'Unknown (no record yet, or the hub was down)',
+  'history.hubDown': 'Hub down',
+  'history.hubDownReason': 'State unknown meanwhile',
+  'history.duration': 'Duration',
+  'history.ongoing': '{d} (ongoing)',
+  'history.empty': 'No changes recorded.',
+  'history.more': '{n} older entries not shown.',
+  'history.truncated': 'Too many changes: only the oldest {n} were read.',
+  'history.caption': 'State changes, newest first',
+  'history.hm': '{h} h {m} min',
+  'history.m': '{m} min',
+  'history.s': '{s} s',
   'dead.heading': 'Dead letters',
   'dead.hint': 'Messages rejected as not understood (bad JSON, unknown event, oversized…); the raw bytes are shown as text and hex.',
   'unreg.heading': 'Unregistered devices',
@@ -787,6 +831,14 @@ export function fmtDateTime(value) {
   if (!d) return t('common.dash');
   const p = parts(d, true);
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+/** 21:25, the hours and minutes in the center's time zone. */
+export function fmtClock(value) {
+  const d = toDate(value);
+  if (!d) return t('common.dash');
+  const p = parts(d, false);
+  return `${p.hour}:${p.minute}`;
 }
 
 /** The time alone when it is today in the center's zone, else date and time. */

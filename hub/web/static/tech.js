@@ -6,6 +6,7 @@ import {fill, h} from './dom.js';
 import {fmtPercent, fmtWhen, t} from './i18n.js';
 import {can} from './session.js';
 import {dash, errorMessage, message, pager, showFieldErrors, table, toast} from './widgets.js';
+import {historyCard} from './history.js';
 
 // -- shared by the register pages --------------------------------------------------------------------
 
@@ -139,8 +140,9 @@ export function onlineBadge(online) {
   return h('span', {class: `badge online-${key}`}, t(`online.${key}`));
 }
 
-/** A form page around `specs`: loads the item (edit), saves, deletes. */
-export function formPage(main, {path, id, specs, heading, pickers = []}) {
+/** A form page around `specs`: loads the item (edit), saves, deletes; `extra(item, signal)` adds cards
+ * after the form of an existing item. */
+export function formPage(main, {path, id, specs, heading, pickers = [], extra = null}) {
   const abort = new AbortController();
   const isNew = !id || id === 'new';
   const writable = can('tech.write');
@@ -175,7 +177,8 @@ export function formPage(main, {path, id, specs, heading, pickers = []}) {
         const result = await save(form, path, isNew ? null : id, body);
         if (result) location.hash = `#/${path}`;
       });
-      fill(view, viewHead(heading), backLink(path), form);
+      fill(view, viewHead(heading), backLink(path), form,
+        !isNew && extra ? extra(original, abort.signal) : null);
     } catch (err) {
       if (!abort.signal.aborted) fill(view, viewHead(heading), backLink(path), errorMessage(err));
     }
@@ -259,7 +262,8 @@ export function mountDevices(main, id) {
     const specs = DEVICE_FIELDS.map((s) => (s.name === 'key' && id !== 'new' ? {...s, hint: t('common.unchanged')} : s));
     return formPage(main, {path: 'devices', id, specs,
       heading: id === 'new' ? t('devices.new') : t('devices.edit', {id}),
-      pickers: [async () => datalist('sites-list', await loadAll('sites'))]});
+      pickers: [async () => datalist('sites-list', await loadAll('sites'))],
+      extra: (device, signal) => historyCard('device', device.id, signal).el});
   }
   listPage(main, {path: 'devices', heading: t('devices.heading'), addKey: 'devices.new', columns: [
     {label: t('field.id'), cell: (d) => idLink('devices', d.id)},
