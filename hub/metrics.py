@@ -43,11 +43,15 @@ ALARM_CHANGES = Counter("hub_alarm_changes_total", "Alarm changes published", ["
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceHealth:
-    device: str
-    site: str
-    up: bool
-    age: float | None
+class DeviceTable:
+    """The supervised devices at one instant, as the supervisor holds them (copies, not views): a big
+    hub has 20,000, so /metrics reads these tables rather than an object per device."""
+
+    ids: list[str]
+    site: dict[str, str]  # device -> site id ("" when unknown)
+    heard: dict[str, float]  # device -> epoch seconds it was last heard (absent: never)
+    faulted: set[str]
+    now: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +77,14 @@ class Fleet:
     escaped all the same."""
 
     def __init__(self) -> None:
-        self.devices: Callable[[], list[DeviceHealth]] = list
+        self.devices: Callable[[], DeviceTable] = lambda: DeviceTable([], {}, {}, set(), 0.0)
         self.cameras: Callable[[], list[CameraHealth]] = list
         # (version, {(kind, id): {window: ratio}}): the version changes with every refresh
         self.uptime: Callable[[], tuple[int, dict[tuple[str, str], dict[str, float]]]] = lambda: (0, {})
         self._uptime_text: tuple[int, str] = (-1, "")
+        # device -> (site, "hub_device_up{...} ", "hub_device_last_seen_age_seconds{...} "): the label
+        # part of a device's samples is written once, not at every scrape
+        self._device_keys: dict[str, tuple[str, str, str]] = {}
 
     def render(self) -> str:
         parts: list[str] = []
@@ -101,17 +108,30 @@ class Fleet:
             parts.append(_head(name, "counter", help_text))
             parts.extend([f'{name}{{camera="{i}"}} {getattr(c, field)}\n' for i, _s, c in rows])
 
-    @staticmethod
-    def _devices(parts: list[str], devices: list[DeviceHealth]) -> None:
-        rows = [(_label(d.device), d) for d in devices]
+    def _devices(self, parts: list[str], table: DeviceTable) -> None:
+        keys, site, heard, faulted, now = self._device_keys, table.site, table.heard, table.faulted, table.now
+        up: list[str] = []
+        ages: list[str] = []
+        for device in table.ids:
+            key = keys.get(device)
+            where = site.get(device, "")
+            if key is None or key[0] != where:
+                name = _label(device)
+                key = (where, f'hub_device_up{{device="{name}",site="{_label(where)}"}} ',
+                       f'hub_device_last_seen_age_seconds{{device="{name}"}} ')
+                keys[device] = key
+            up.append(key[1] + ("0\n" if device in faulted else "1\n"))
+            at = heard.get(device)
+            if at is not None:
+                ages.append(f"{key[2]}{max(now - at, 0.0):.3f}\n")
+        if len(keys) > 2 * len(table.ids) + 1000:  # devices deleted since: forget their labels
+            self._device_keys = {d: keys[d] for d in table.ids if d in keys}
         parts.append(_head("hub_device_up", "gauge",
                            "1 while the device reports within its supervision interval"))
-        parts.extend([f'hub_device_up{{device="{i}",site="{_label(d.site)}"}} {1 if d.up else 0}\n'
-                      for i, d in rows])
+        parts.extend(up)
         parts.append(_head("hub_device_last_seen_age_seconds", "gauge",
                            "Seconds since the device was last heard"))
-        parts.extend([f'hub_device_last_seen_age_seconds{{device="{i}"}} {max(d.age, 0.0):.3f}\n'
-                      for i, d in rows if d.age is not None])
+        parts.extend(ages)
 
     def _uptime(self) -> str:
         version, values = self.uptime()

@@ -150,16 +150,13 @@ class Pipeline:
 
         return self.call(run)
 
-    def device_health(self) -> list[metrics.DeviceHealth]:
+    def device_health(self) -> metrics.DeviceTable:
         """For /metrics, from any thread: copies are taken first (each copy is atomic under the GIL)."""
         devices = dict(self.engine.registry.devices)
-        interval = dict(self.supervisor.interval)
-        heard = dict(self.supervisor.heard_at)
-        faulted = set(self.supervisor.faulted)
-        now = time.time()
-        return [metrics.DeviceHealth(device=d, site=devices[d].site_id if d in devices else "",
-                                     up=d not in faulted, age=now - heard[d] if d in heard else None)
-                for d in interval]
+        ids = list(self.supervisor.interval)
+        return metrics.DeviceTable(ids=ids, site={d: devices[d].site_id for d in ids if d in devices},
+                                   heard=dict(self.supervisor.heard_at), faulted=set(self.supervisor.faulted),
+                                   now=time.time())
 
     # -- the thread --------------------------------------------------------------------------------
 

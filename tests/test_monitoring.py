@@ -126,6 +126,8 @@ def test_prometheus_scrapes_the_hub_and_loads_the_rules(stack: Stack) -> None:
     assert wait(lambda: prom.value('hub_device_up{device="dev-mon-1"}') == 1.0, 30)
     assert prom.value('hub_uptime_ratio{kind="device",id="dev-mon-1",window="1h"}') == 1.0 or wait(
         lambda: prom.value('hub_uptime_ratio{kind="device",id="dev-mon-1",window="1h"}') == 1.0, 10)
+    # The board that computed that ratio says how long its refresh took.
+    assert (prom.value("hub_uptime_refresh_seconds") or 0) > 0
     # Never heard: nothing known, so no ratio at all (not 0, not 1).
     assert prom.query('hub_uptime_ratio{id="dev-mon-2"}') == []
     groups = prom.api.get("/api/v1/rules").json()["data"]["groups"]
