@@ -107,9 +107,10 @@ class Hub:
                              cfg.mqtt.keepalive_s)
         metrics.FLEET.devices = self.pipeline.device_health
         metrics.ALARMS_OPEN.source = self.pipeline.open_counts
-        self.board = uptime.Board(self.db, self._registered)
-        metrics.FLEET.uptime = self.board.snapshot
-        board_thread = uptime.BoardThread(self.board, cfg.monitoring.uptime_refresh_s,
+        board = self.board = uptime.Board(self.db, self._registered)
+        metrics.FLEET.uptime = board.snapshot
+        metrics.UPTIME_REFRESH.set_function(lambda: board.refresh_seconds)
+        board_thread = uptime.BoardThread(board, cfg.monitoring.uptime_refresh_s,
                                           on_error=lambda: metrics.DATABASE_UP.set(0))
         cams = cfg.cameras
         self.evidence = EvidenceStore(cfg.data_dir / "evidence", max_age_s=cams.evidence_max_age_days * 86400,
