@@ -32,17 +32,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import insert, update
+
+from hub.store import schema
+from hub.store.db import open_engine
 from simulators.consumer import Consumer, Received, percentile
 from simulators.fleet import Fleet, Step
-from simulators.provision import ProvisionResult, provision
+from simulators.provision import CITY_CENTER, ProvisionResult, device_body, provision, site_body
 from tests.fixtures.hubproc import ADMIN_TOKEN, HubProcess
 from tests.fixtures.servers import Mosquitto
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"  # scratch space (git-ignored), on the same disk as a real deployment
 DOC = ROOT / "docs" / "benchmarks.md"
-SECTIONS = ("throughput", "latency", "supervision", "camera_capacity",
-            "camera_latency", "console_latency", "live_latency")  # order of the sections in the document
+SECTIONS = ("throughput", "latency", "supervision", "camera_capacity", "camera_latency",
+            "console_latency", "live_latency", "scrape_cost")  # order of the sections in the document
 DEVICE_PREFIX = "sim"
 CC_PREFIX = "pingan"
 _SPAWN = multiprocessing.get_context("spawn")
@@ -330,6 +334,26 @@ def register(hub: HubProcess, devices: int, *, supervision_s: int | None = None,
     if result.failed:
         raise RuntimeError(f"registration failed: {result.summary()}")
     return took, result
+
+
+def bulk_register(database_url: str, first: int, last: int, supervision_s: int) -> float:
+    """Sites and devices ``first..last`` written straight into the hub's tables (hub stopped)."""
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    sites = [{**site_body(i, CITY_CENTER), **stamps} for i in range(first, last + 1)]
+    extra = {"account": None, "key_enc": None, "topic": None, "online": None, "last_seen_at": None, **stamps}
+    devices = [{**device_body(i, DEVICE_PREFIX, supervision_s), **extra} for i in range(first, last + 1)]
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            if sites:
+                conn.execute(insert(schema.sites), sites)
+                conn.execute(insert(schema.devices), devices)
+            conn.execute(update(schema.devices).values(supervision_s=supervision_s))
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
 
 
 # -- CPU -------------------------------------------------------------------------------------------

@@ -29,11 +29,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import insert, update
 
 from bench.common import (
     CC_PREFIX,
@@ -45,6 +42,7 @@ from bench.common import (
     Publisher,
     Stack,
     TopicConsumer,
+    bulk_register,
     command_line,
     cpu_seconds,
     fmt,
@@ -65,11 +63,8 @@ from bench.common import (
     verdict,
     write_section,
 )
-from hub.store import schema
-from hub.store.db import open_engine
 from simulators.consumer import Consumer, Received
 from simulators.fleet import device_ids
-from simulators.provision import CITY_CENTER, device_body, site_body
 
 GOAL_CPU = 0.25
 GOAL_LATE_S = 2.0
@@ -147,26 +142,6 @@ class Plan:
 
     def hub_config(self, startup_grace: float) -> dict[str, Any]:
         return {"supervision": {"grace_s": self.grace_s, "startup_grace_s": startup_grace}}
-
-
-def bulk_register(database_url: str, first: int, last: int, supervision_s: int) -> float:
-    """Sites and devices ``first..last`` written straight into the hub's tables (hub stopped)."""
-    started = time.monotonic()
-    now = datetime.now(UTC)
-    stamps = {"created_at": now, "updated_at": now}
-    sites = [{**site_body(i, CITY_CENTER), **stamps} for i in range(first, last + 1)]
-    extra = {"account": None, "key_enc": None, "topic": None, "online": None, "last_seen_at": None, **stamps}
-    devices = [{**device_body(i, DEVICE_PREFIX, supervision_s), **extra} for i in range(first, last + 1)]
-    engine = open_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            if sites:
-                conn.execute(insert(schema.sites), sites)
-                conn.execute(insert(schema.devices), devices)
-            conn.execute(update(schema.devices).values(supervision_s=supervision_s))
-    finally:
-        engine.dispose()
-    return time.monotonic() - started
 
 
 def rss_mib(pid: int) -> float:
