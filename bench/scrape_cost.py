@@ -27,11 +27,26 @@
    - the uptime board: the hub's ``hub_uptime_refresh_seconds`` and, in the bench process on the
      same database, ``hub.uptime.Board.refresh`` timed (the first reads 7 days of history, the next
      only what is new).
-4. At the big size only: a real Prometheus (``/usr/bin/prometheus``) scraping the hub every 5 s for
-   60 s, and its own ``scrape_duration_seconds`` and ``scrape_samples_scraped``. Then 200 alarm events
-   (10 categories, two halves of 100 on different devices) published by a ``Fleet``: the series that
-   appear must come from bounded label sets (no device, camera or alarm id), and the second half must
-   add none.
+4. At the big size only: a real Prometheus (``/usr/bin/prometheus``) scraping every 5 s for 60 s,
+   in one job, two targets told apart by their ``instance`` label: the hub, and a replay of it, a
+   static HTTP server on 127.0.0.1 (a thread of the bench process) that answers every request with
+   the exact bytes of the hub's last plain /metrics body, gzipped at level 1 once beforehand (served
+   so when the request accepts gzip, as the hub does), with the hub's content type
+   (prometheus_client's ``CONTENT_TYPE_LATEST``, what ``hub.web.app`` sends); Prometheus's own
+   ``scrape_duration_seconds`` and ``scrape_samples_scraped`` of both. The replay is Prometheus's
+   own floor for these 109,000 samples: ``scrape_duration_seconds`` is not the target's time. In
+   Prometheus's scrape/scrape.go (read in the current main branch, not at the v2.42.0 tag; copies of
+   older 2.x versions, the scrape inline in ``scrapeLoop.run`` and then the go-kit-logging
+   ``scrapeAndReport``, time it the same way), ``scrapeLoop.scrapeAndReport`` takes
+   ``start := time.Now()`` first, then defers a call of ``sl.report`` with ``time.Since(start)`` as
+   the duration, which, being evaluated when the deferred function runs, is taken after the HTTP
+   request, the reading (and gunzipping) of the body, and ``app.append``, which parses the text and
+   appends every sample to the TSDB head's appender, the scrape cache's look-ups and staleness
+   tracking included; only ``app.Commit()``, in a deferred function registered earlier and so run
+   later, falls outside it. The median of the hub minus that of the replay is then the hub's share
+   as Prometheus sees it. Then 200 alarm events (10 categories, two halves of 100 on different
+   devices) published by a ``Fleet``: the series that appear must come from bounded label sets (no
+   device, camera or alarm id), and the second half must add none.
 5. If the gzip scrape misses the goal (or with ``--profile``), py-spy records the hub while the bench
    scrapes it in a loop.
 
@@ -48,18 +63,20 @@ import random
 import re
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
@@ -615,29 +632,100 @@ def measure(stack: Stack, plan: Plan, size: Size, growth: Growth) -> Phase:
 # -- the big size only: Prometheus, alarms, profile -----------------------------------------------
 
 
+class ReplayServer(ThreadingHTTPServer):
+    """Answers every GET with one fixed exposition: gzipped (level 1, once) if the request accepts gzip."""
+
+    daemon_threads = True
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), ReplayHandler)
+        self.plain = body
+        self.gzipped = gzip.compress(body, compresslevel=1)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class ReplayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as with the hub
+    disable_nagle_algorithm = True
+    server: ReplayServer
+
+    def do_GET(self) -> None:
+        zipped = "gzip" in self.headers.get("Accept-Encoding", "")
+        body = self.server.gzipped if zipped else self.server.plain
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        if zipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no line per request on stderr
+        pass
+
+
+@contextmanager
+def replay_server(body: bytes) -> Iterator[ReplayServer]:
+    """A ``ReplayServer`` of ``body`` on a free port of 127.0.0.1, served by a thread of this process."""
+    server = ReplayServer(body)
+    thread = threading.Thread(target=server.serve_forever, name="replay", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 @dataclass(frozen=True, slots=True)
-class PromView:
+class TargetView:
+    """What Prometheus recorded of one target."""
+
     durations: list[float]
     samples: list[float]
     up: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class PromView:
+    hub: TargetView
+    replay: TargetView  # the same bytes from a static server: Prometheus's own floor
+
+    @property
+    def share(self) -> float:
+        """Median ``scrape_duration_seconds`` of the hub minus that of the replay."""
+        return median(self.hub.durations) - median(self.replay.durations)
 
 
 def range_values(prom: Prometheus, expr: str) -> list[float]:
     return [float(v) for series in prom.query(expr) for _, v in series.get("values", [])]
 
 
-def prometheus_view(hub: HubProcess, workdir: Path, seconds: float) -> PromView:
-    """A real Prometheus scraping the hub every 5 s for ``seconds``: what it measured."""
-    with Prometheus(workdir, [f"127.0.0.1:{hub.port}"], scrape_interval="5s", rules=False) as prom:
+def target_view(prom: Prometheus, instance: str, window: str) -> TargetView:
+    sel = f'{{job="pingan-hub",instance="{instance}"}}{window}'
+    return TargetView(durations=range_values(prom, f"scrape_duration_seconds{sel}"),
+                      samples=range_values(prom, f"scrape_samples_scraped{sel}"),
+                      up=range_values(prom, f"up{sel}"))
+
+
+def prometheus_view(hub: HubProcess, body: bytes, workdir: Path, seconds: float) -> PromView:
+    """A real Prometheus scraping, every 5 s for ``seconds``, the hub and a replay of ``body`` (the
+    hub's last plain /metrics) in one job: what it measured of each."""
+    hub_target = f"127.0.0.1:{hub.port}"
+    with replay_server(body) as replay, \
+            Prometheus(workdir, [hub_target, replay.target], scrape_interval="5s", rules=False) as prom:
         deadline = time.monotonic() + 60
-        while not prom.query('up{job="pingan-hub"}') and time.monotonic() < deadline:
+        while len(prom.query('up{job="pingan-hub"}')) < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(seconds)
         window = f"[{int(seconds) + 10}s]"
-        job = '{job="pingan-hub"}'
-        return PromView(durations=range_values(prom, f"scrape_duration_seconds{job}{window}"),
-                        samples=range_values(prom, f"scrape_samples_scraped{job}{window}"),
-                        up=range_values(prom, f"up{job}{window}"))
+        return PromView(hub=target_view(prom, hub_target, window),
+                        replay=target_view(prom, replay.target, window))
 
 
 @dataclass(slots=True)
@@ -739,8 +827,9 @@ def run(plan: Plan, args: argparse.Namespace, workdir: Path) -> Result:
             result.phases.append(measure(stack, plan, size, growth))
             before = size
         assert stack.hub is not None
-        log(f"Prometheus scraping every 5 s for {plan.prometheus_s:.0f} s")
-        result.prometheus = prometheus_view(stack.hub, workdir / "prometheus", plan.prometheus_s)
+        log(f"Prometheus scraping the hub and its replay every 5 s for {plan.prometheus_s:.0f} s")
+        body = result.phases[-1].scrapes.text.encode()
+        result.prometheus = prometheus_view(stack.hub, body, workdir / "prometheus", plan.prometheus_s)
         big = result.phases[-1]
         if args.profile or median(Scrapes.seconds(big.scrapes.gzip)) > GOAL_S:
             if py_spy() is None:
@@ -848,15 +937,65 @@ def registration_lines(phases: Sequence[Phase]) -> list[str]:
 
 
 def prometheus_lines(view: PromView | None, phases: Sequence[Phase]) -> list[str]:
-    if view is None or not view.durations:
+    if view is None or not view.hub.durations:
         return ["Prometheus: no scrape recorded."]
     big = phases[-1]
-    return [f"A real Prometheus ({view.durations and len(view.durations)} scrapes, every 5 s, of the "
-            f"{big.size.label()} hub; `up` {fmt(min(view.up), 0)}–{fmt(max(view.up), 0)}):", "",
-            "| Prometheus's own figures | median | max |", "| --- | ---: | ---: |",
-            f"| `scrape_duration_seconds`, ms | **{fmt(1000 * median(view.durations), 1)}** | "
-            f"{fmt(1000 * max(view.durations), 1)} |",
-            f"| `scrape_samples_scraped` | {fmt(median(view.samples))} | {fmt(max(view.samples))} |"]
+    hub, replay = view.hub, view.replay
+
+    def ms_row(label: str, values: Sequence[float], bold: bool = False) -> str:
+        mid, top = fmt(1000 * median(values), 1), fmt(1000 * highest(values), 1)
+        return f"| {label} | {f'**{mid}**' if bold else mid} | {top} |"
+
+    def count_row(label: str, values: Sequence[float]) -> str:
+        return f"| {label} | {fmt(median(values))} | {fmt(highest(values))} |"
+
+    lines = [f"A real Prometheus (every 5 s, one job, two targets: the {big.size.label()} hub, "
+             f"{len(hub.durations)} scrapes, `up` {span(hub.up)}; and a replay of it, a static server "
+             "in the bench process answering with the exact bytes of the hub's last plain /metrics, "
+             f"gzipped at level 1 beforehand, {len(replay.durations)} scrapes, `up` {span(replay.up)}). "
+             "`scrape_duration_seconds` runs from the request until Prometheus has parsed the body and "
+             "appended every sample to its head (see the benchmark's docstring): the replay is its "
+             "own floor.", "",
+             "| Prometheus's own figures | median | max |", "| --- | ---: | ---: |",
+             ms_row("`scrape_duration_seconds` of the hub, ms", hub.durations, bold=True),
+             ms_row("`scrape_duration_seconds` of the replay (same bytes, static server), ms",
+                    replay.durations),
+             f"| hub − replay (medians), ms: the hub's share as Prometheus sees it | "
+             f"**{fmt(1000 * view.share, 1)}** | |",
+             count_row("`scrape_samples_scraped` of the hub", hub.samples),
+             count_row("`scrape_samples_scraped` of the replay", replay.samples)]
+    if sorted(set(hub.samples)) != sorted(set(replay.samples)):
+        lines += ["", "**Warning**: the two targets' `scrape_samples_scraped` differ."]
+    return lines
+
+
+def highest(values: Sequence[float]) -> float:
+    return max(values, default=float("nan"))
+
+
+def span(values: Sequence[float]) -> str:
+    return f"{fmt(min(values), 0)}–{fmt(max(values), 0)}" if values else "n/a"
+
+
+def hub_goal(scrape: Sequence[float]) -> tuple[str, bool]:
+    """The goal's verdict on the hub's own gzip scrapes over HTTP, median and p95; met if both are
+    under the goal."""
+    mid, p95 = median(scrape), pct(scrape, 95)
+    if mid < GOAL_S and p95 < GOAL_S:
+        return verdict(True) + " (median and p95)", True
+    if mid < GOAL_S:
+        return "**met at the median, not at p95**", False
+    return verdict(False), False
+
+
+def prometheus_goal(view: PromView | None) -> str:
+    if view is None or not view.hub.durations:
+        return "Prometheus recorded no scrape"
+    hub, floor = median(view.hub.durations), median(view.replay.durations)
+    over = (f"; the floor alone is over {1000 * GOAL_S:.0f} ms on this machine" if floor >= GOAL_S else "")
+    return (f"Prometheus's `scrape_duration_seconds` of the hub, median {fmt(1000 * hub, 1)} ms, against "
+            f"{fmt(1000 * floor, 1)} ms for the same bytes from a static replay (its own fetch, parse and "
+            f"append){over}: the hub's share as Prometheus sees it {fmt(1000 * view.share, 1)} ms")
 
 
 def alarm_lines(check: AlarmCheck | None) -> list[str]:
@@ -902,9 +1041,8 @@ def linear(phases: Sequence[Phase]) -> bool:
 
 def report(plan: Plan, r: Result, machine: Machine, argv: list[str]) -> tuple[str, bool]:
     small, big = r.phases
-    scrape = median(Scrapes.seconds(big.scrapes.gzip))
-    prom = median(r.prometheus.durations) if r.prometheus and r.prometheus.durations else float("nan")
-    fast = scrape < GOAL_S and prom < GOAL_S
+    scrape = Scrapes.seconds(big.scrapes.gzip)
+    goal, fast = hub_goal(scrape)
     grows = linear(r.phases)
     bounded = grows and r.alarms is not None and r.alarms.bounded
     quick = " (quick)" if plan.quick else ""
@@ -929,10 +1067,11 @@ def report(plan: Plan, r: Result, machine: Machine, argv: list[str]) -> tuple[st
         *times_table(r.phases, plan.rounds, plan.reps), "",
         *prometheus_lines(r.prometheus, r.phases), "",
         *alarm_lines(r.alarms), "",
-        f"Goals: a scrape under {1000 * GOAL_S:.0f} ms with {big.size.label()}: {verdict(fast)} (gzip over "
-        f"HTTP, median {fmt(1000 * scrape, 1)} ms; Prometheus's `scrape_duration_seconds`, median "
-        f"{fmt(1000 * prom, 1)} ms). Bounded size: {verdict(bounded)} ({growth}, small size → big, each "
-        f"within {100 * GOAL_LINEAR:.0f} %: {'yes' if grows else 'no'}; alarms add no series per alarm, "
+        f"Goals: a scrape under {1000 * GOAL_S:.0f} ms with {big.size.label()}: {goal} (the hub's own "
+        f"cost, gzip over HTTP: median {fmt(1000 * median(scrape), 1)} ms, p95 "
+        f"{fmt(1000 * pct(scrape, 95), 1)} ms; {prometheus_goal(r.prometheus)}). Bounded size: "
+        f"{verdict(bounded)} ({growth}, small size → big, each within {100 * GOAL_LINEAR:.0f} %: "
+        f"{'yes' if grows else 'no'}; alarms add no series per alarm, "
         f"camera or device: {'yes' if r.alarms and r.alarms.bounded else 'no'}).",
     ]
     renders_ok = all(p.renders.generic_samples == p.renders.direct_samples == p.parts.total_samples

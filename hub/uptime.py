@@ -180,6 +180,7 @@ class Board:
         self._age(start)
         windows = [(w, now - d) for w, d in WINDOWS.items()]
         known_in = {w: any(b > since for _a, b in known) for w, since in windows}
+        known_now = any(b >= now for _a, b in known)  # the hub runs now: every window ends in known time
         values: dict[Key, dict[str, float]] = {}
         for key in self.registered():
             recent = self._recent.get(key)
@@ -187,6 +188,12 @@ class Board:
             if not recent:
                 if before is not None:
                     values[key] = {w: 1.0 if before else 0.0 for w, _ in windows if known_in[w]}
+                continue
+            first_at, state = (start, before) if before is not None else recent[0]
+            if known_now and first_at < now and all(online is state for _at, online in recent):
+                # The same state all along (most things: one change, long ago): up or down for all of
+                # its known time, in every window.
+                values[key] = {w: 1.0 if state else 0.0 for w, _ in windows}
                 continue
             changes = ([(start, before)] if before is not None else []) + recent
             found = {w: ratio(changes, since, now, known) for w, since in windows}
