@@ -6,17 +6,17 @@ known ones.
 
 from __future__ import annotations
 
-from drivers import mqtt_cc, pingan_mqtt, rtsp_camera, zigbee2mqtt
+from drivers import mqtt_cc, pingan_mqtt, rtsp_camera, sia_dc09, zigbee2mqtt
 from hub.errors import ConfigError
 
 DECODERS = {
     pingan_mqtt.PinganMqtt.protocol: pingan_mqtt.PinganMqtt,
     zigbee2mqtt.Zigbee2Mqtt.protocol: zigbee2mqtt.Zigbee2Mqtt,
+    sia_dc09.SiaDc09.protocol: sia_dc09.SiaDc09,
 }
 SINKS = {mqtt_cc.MqttSink.kind: mqtt_cc.MqttSink}
 SOURCES = {rtsp_camera.CameraStream.kind: rtsp_camera.CameraStream}
-# SIA DC-09 panels can be registered ahead of the receiver that reads them (it has no decoder here).
-PROTOCOLS = frozenset(DECODERS) | {"sia"}
+PROTOCOLS = frozenset(DECODERS)
 
 
 def check_protocol(name: str) -> str:

@@ -27,6 +27,9 @@ class Inbound:
     topic: str
     payload: bytes
     received_at: datetime
+    # What the transport already made of the payload, for its decoder (a SIA frame: the receiver must
+    # parse and decrypt it to choose its reply; the decoder need not do it again).
+    parsed: object = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
-from drivers import mqtt_cc, pingan_mqtt, zigbee2mqtt
+from drivers import mqtt_cc, pingan_mqtt, sia_dc09, zigbee2mqtt
 from drivers.base import Decoder
 from hub import __version__, metrics, uptime
 from hub.broker import EmbeddedBroker
@@ -29,6 +29,7 @@ from hub.model import Camera, Device, Registered
 from hub.mqtt import BrokerAddress
 from hub.pipeline import Pipeline
 from hub.secrets import Vault
+from hub.sia_receiver import Accounts, SiaReceiver
 from hub.site_link import SiteLink
 from hub.status import StatusLink
 from hub.store.db import migrate, open_engine
@@ -56,6 +57,8 @@ class Hub:
     live: LiveView | None = None
     status: StatusLink | None = None
     board: uptime.Board | None = None
+    sia: SiaReceiver | None = None
+    accounts: Accounts | None = None
     new_admin_token: str | None = None
     _started: list[Any] = field(default_factory=list)
 
@@ -82,8 +85,12 @@ class Hub:
         cc_url = cc_url or site_url
 
         store = Store(self.db)
+        self.accounts = Accounts(store.sia_accounts, self.vault)
+        sia = sia_dc09.Settings(clock_ahead_s=cfg.sia.clock_ahead_s, clock_behind_s=cfg.sia.clock_behind_s,
+                                unknown_account=cfg.sia.unknown_account)
         decoders: list[Decoder] = [pingan_mqtt.PinganMqtt(pingan_mqtt.Settings(prefix=cfg.mqtt.prefix)),
-                                   zigbee2mqtt.Zigbee2Mqtt(zigbee2mqtt.Settings())]
+                                   zigbee2mqtt.Zigbee2Mqtt(zigbee2mqtt.Settings()),
+                                   sia_dc09.SiaDc09(sia)]
         fw = cfg.forwarder
         self.forwarder = ForwarderProcess(Spec(
             database_url=cfg.database_url, sink_name=CC_SINK,
@@ -105,6 +112,8 @@ class Hub:
         self.site = SiteLink(BrokerAddress.parse(site_url), cfg.mqtt.client_id,
                              [topic for d in decoders for topic in d.subscriptions()], self.pipeline,
                              cfg.mqtt.keepalive_s)
+        if cfg.sia.enabled:
+            self.sia = SiaReceiver(cfg.sia, sia, self.accounts, self.pipeline.offer, self.pipeline.submit)
         metrics.FLEET.devices = self.pipeline.device_health
         metrics.ALARMS_OPEN.source = self.pipeline.open_counts
         board = self.board = uptime.Board(self.db, self._registered)
@@ -118,8 +127,10 @@ class Hub:
         self.cameras = CameraManager(store, self.vault, self.pipeline.submit, evidence=self.evidence,
                                      settings=cams, zone=ZoneInfo(cfg.timezone))
         self.live = LiveView()  # WebRTC viewers; bound to uvicorn's loop by its first offer
-        parts: list[Any] = [self.status] if self.status else []  # first: its will covers the rest
-        for part in (*parts, self.pipeline, self.forwarder, self.site, self.cameras, board_thread):
+        # The status link first (its will covers the rest); the SIA receiver after the pipeline it feeds.
+        parts: list[Any] = [self.status, self.pipeline, self.forwarder, self.site, self.sia, self.cameras,
+                            board_thread]
+        for part in (p for p in parts if p is not None):
             part.start()
             self._started.append(part)
         # What start-up built (modules, the registry, the open alarms read back) lives as long as the
@@ -197,6 +208,8 @@ class Hub:
         if kind is Camera:
             done.result(10)
             self.cameras.reload(item_id)
+        if kind is Device and self.accounts is not None:  # its SIA account and key, for the receiver
+            self.accounts.reload(item_id)
         return done
 
     def health(self) -> Health:

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.errors import ConfigError
 from hub.mqtt import BrokerAddress
@@ -109,10 +118,41 @@ class MonitoringSettings(_Strict):
                                 "devices' status topics on the site broker (retained)")
 
 
+class SiaSettings(_Strict):
+    """The SIA DC-09 receiver (ALARMS.md). Its address is `HUB_SIA`; in a file, `sia: host:port` alone is
+    accepted too."""
+
+    listen: HostPort = Field("127.0.0.1:12128", description="host:port of the receiver (TCP and UDP)")
+    enabled: bool = Field(True, description="Receive SIA DC-09 at all")
+    unknown_account: Literal["silent", "nak", "ack"] = Field(
+        "silent",
+        description="Reply to a panel whose account nobody registered (its messages are kept as "
+                    "unregistered sightings either way). silent: no reply, so the panel keeps retrying and "
+                    "falls back to its backup path or shows a failure; nak: refused; ack: acknowledged, "
+                    "which tells the panel someone is handling an alarm nobody will see")
+    clock_ahead_s: float = Field(20.0, ge=1, le=3600, description="An encrypted message stamped this far "
+                                 "ahead of the receiver's clock gets a NAK with the receiver's time")
+    clock_behind_s: float = Field(40.0, ge=1, le=3600, description="Likewise, this far behind")
+    max_connections: int = Field(5000, ge=1, le=100_000, description="TCP connections beyond are refused")
+    idle_timeout_s: float = Field(300.0, ge=5, le=86400,
+                                  description="A TCP connection that sends nothing this long is closed")
+    frame_timeout_s: float = Field(10.0, ge=0.5, le=600, description="A frame begun and not finished this "
+                                   "long closes its connection (a slow or hostile client)")
+    max_unacked: int = Field(256, ge=1, le=100_000, description="Frames of one connection waiting for their "
+                             "commit before the receiver stops reading it (back-pressure)")
+    max_rejected: int = Field(100, ge=1, le=100_000, description="Rejected frames after which a connection "
+                              "is closed (each is kept as a dead letter)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _address_alone(cls, value: Any) -> Any:
+        return {"listen": value} if isinstance(value, str) else value
+
+
 class HubConfig(_Strict):
     database_url: str = Field("sqlite:///./var/hub.db", description="SQLAlchemy URL")
     http: HostPort = Field("127.0.0.1:8080", description="host:port of the API, console and /metrics")
-    sia: HostPort = Field("127.0.0.1:12128", description="host:port of the SIA DC-09 receiver")
+    sia: SiaSettings = SiaSettings()
     data_dir: Path = Field(Path("./var"), description="Snapshots, clips, embedded broker state")
     admin_token: SecretStr | None = Field(None, description="Bootstrap token with the admin role")
     timezone: str = Field("Asia/Shanghai", description="Time zone of the centers")
@@ -138,7 +178,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "HUB_MQTT_URL": ("mqtt", "url"),
     "HUB_CC_MQTT_URL": ("mqtt", "cc_url"),
     "HUB_HTTP": ("http",),
-    "HUB_SIA": ("sia",),
+    "HUB_SIA": ("sia", "listen"),
     "HUB_DATA_DIR": ("data_dir",),
     "HUB_ADMIN_TOKEN": ("admin_token",),
     "HUB_MQTT_PREFIX": ("mqtt", "prefix"),
@@ -146,6 +186,8 @@ _ENV: dict[str, tuple[str, ...]] = {
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    if isinstance(data.get("sia"), str):  # `sia: host:port`, the short form, before HUB_SIA goes in
+        data["sia"] = {"listen": data["sia"]}
     for name, path in _ENV.items():
         value = env.get(name)
         if not value:

@@ -82,6 +82,9 @@ class OpenAlarm:
     dispatched_at: datetime | None = None
     unit: str | None = None
     delivered_at: datetime | None = None  # not stored: the acknowledgement latency falls back to received_at
+    # Where the device said it is (a panel's coordinates), for a site registered without them.
+    lat: float | None = None
+    lon: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -233,12 +236,17 @@ class Engine:
     def _attach(self, alarm: OpenAlarm, signal: Signal, writes: Writes) -> None:
         """The signal's evidence becomes the alarm's, numbered on from what it has (at most
         _EVIDENCE_MAX per alarm), each with the URL the API serves it at."""
+        if signal.lat is not None and signal.lon is not None:
+            alarm.lat, alarm.lon = signal.lat, signal.lon
         added = list(alarm.evidence)
         for item in signal.evidence:
             if len(added) >= _EVIDENCE_MAX:
                 break
             n = len(added) + 1
-            added.append((item.kind, f"{self.evidence_base}/{alarm.id}/evidence/{n}{_EXTENSION[item.kind]}"))
+            # A link (a panel's verification video or audio) is shown as the device gave it.
+            url = item.path if item.kind == "link" else \
+                f"{self.evidence_base}/{alarm.id}/evidence/{n}{_EXTENSION[item.kind]}"
+            added.append((item.kind, url))
             writes.evidence.append({"alarm_id": alarm.id, "n": n, "kind": item.kind,
                                     "camera_id": signal.device_id, "path": item.path,
                                     "created_at": signal.received_at, "removed_at": None})
@@ -300,7 +308,8 @@ class Engine:
             "alarm_id": alarm.id, "seq": alarm.seq, "change": change.value, "state": alarm.state.value,
             "category": alarm.category.value, "priority": alarm.priority, "agency": alarm.agency,
             "verified": alarm.verified, "test": alarm.test, "restored": alarm.restored,
-            "center_id": alarm.center_id, "site": message.site_block(site, alarm.site_id),
+            "center_id": alarm.center_id,
+            "site": message.site_block(site, alarm.site_id, alarm.lat, alarm.lon),
             "source": {"kind": alarm.source_kind, "id": alarm.source_id, "zone": alarm.zone},
             "raised_at": message.iso(alarm.raised_at), "received_at": message.iso(alarm.received_at),
             "evidence": [{"kind": kind, "url": url} for kind, url in alarm.evidence],

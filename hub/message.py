@@ -19,11 +19,16 @@ def iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def site_block(site: Site | None, site_id: str | None) -> dict[str, Any]:
+def site_block(site: Site | None, site_id: str | None, lat: float | None = None,
+               lon: float | None = None) -> dict[str, Any]:
+    """The alarm's place. `lat`/`lon` are the device's own (a panel's coordinates): they fill in a site
+    registered without coordinates, never override the registered ones."""
+    if site is not None and site.lat is not None and site.lon is not None:
+        lat, lon = site.lat, site.lon
     if site is None:
-        return {"id": site_id, "name": None, "address": None, "lat": None, "lon": None,
+        return {"id": site_id, "name": None, "address": None, "lat": lat, "lon": lon,
                 "door_plate": None, "pole": None}
-    return {"id": site.id, "name": site.name, "address": site.address, "lat": site.lat, "lon": site.lon,
+    return {"id": site.id, "name": site.name, "address": site.address, "lat": lat, "lon": lon,
             "door_plate": site.door_plate, "pole": site.pole}
 
 

@@ -109,6 +109,8 @@ class Signal:
     text: str = ""
     raw: bytes = b""
     evidence: tuple[Evidence, ...] = ()
+    lat: float | None = None  # where the device says it is (a 4G panel's GPS), when it says
+    lon: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class Evidence:
     """A file that shows what happened (a snapshot, a clip), by its path under the evidence folder.
     A clip may still be being written when the signal is applied."""
 
-    kind: str  # "snapshot" | "clip"
+    kind: str  # "snapshot" | "clip" (files under the evidence folder) | "link" (`path` is the device's URL)
     path: str
 
 

@@ -129,6 +129,14 @@ class Pipeline:
         """Queue an input; blocks while the queue is full (back-pressure onto the broker)."""
         self.queue.put(item)
 
+    def offer(self, item: Item) -> bool:
+        """Queue an input if there is room, without blocking (an event loop's way); False if full."""
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            return False
+        return True
+
     def call(self, run: Callable[[Engine, Writes], Any]) -> Future[Any]:
         future: Future[Any] = Future()
         self.submit(Command(run, future))
@@ -407,7 +415,9 @@ class Pipeline:
         for item in items:
             reason = Rejected("store_refused", "the database refused to store what this input became")
             if isinstance(item, Message):
-                self._dead_letter(item.inbound, Source.MQTT, reason, writes)
+                decoder = self._decoder(item.inbound.topic)
+                self._dead_letter(item.inbound, Source(decoder.protocol) if decoder else Source.MQTT, reason,
+                                  writes)
             elif isinstance(item, Observed):
                 raw = ";".join(f"{s.category.value}/{s.qualifier.value}/{s.zone}" for s in item.signals)
                 inbound = Inbound(topic=f"camera/{item.camera_id}", payload=raw.encode(),

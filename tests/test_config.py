@@ -56,7 +56,7 @@ def test_defaults_are_the_contract_defaults() -> None:
     cfg = config.load(None, env={})
     assert cfg.database_url == "sqlite:///./var/hub.db"
     assert cfg.http == "127.0.0.1:8080"
-    assert cfg.sia == "127.0.0.1:12128"
+    assert cfg.sia.listen == "127.0.0.1:12128"
     assert cfg.data_dir == Path("./var")
     assert cfg.admin_token is None
     assert cfg.mqtt.url is None           # an embedded broker
@@ -74,7 +74,7 @@ def test_an_empty_file_means_the_defaults(tmp_path: Path) -> None:
 def test_the_file_sets_values(tmp_path: Path) -> None:
     cfg = config.load(write(tmp_path, GOOD), env={})
     assert cfg.database_url == "postgresql+psycopg://hub@db.example:5432/hub"
-    assert (cfg.http, cfg.sia, cfg.data_dir) == ("0.0.0.0:8081", "0.0.0.0:12129", Path("/srv/hub"))
+    assert (cfg.http, cfg.sia.listen, cfg.data_dir) == ("0.0.0.0:8081", "0.0.0.0:12129", Path("/srv/hub"))
     assert (cfg.mqtt.url, cfg.mqtt.cc_url) == ("mqtt://hub:secret@site-broker:1883", "mqtt://cc-broker:1884")
     assert (cfg.mqtt.prefix, cfg.mqtt.keepalive_s) == ("nanjing", 60)
     assert cfg.pipeline.batch_max == 500 and cfg.pipeline.queue_max == 100000  # the rest keeps defaults
@@ -98,7 +98,7 @@ def test_every_contract_variable_overrides_the_file(tmp_path: Path) -> None:
     assert cfg.mqtt.url == "mqtt://broker.lan:1883"
     assert cfg.mqtt.cc_url == "mqtt://cc.lan:8883"
     assert cfg.http == "127.0.0.1:9000"
-    assert cfg.sia == "0.0.0.0:12000"
+    assert cfg.sia.listen == "0.0.0.0:12000"
     assert cfg.data_dir == Path("/data")
     assert cfg.admin_token is not None and cfg.admin_token.get_secret_value() == "s3cret-admin-token"
     assert "s3cret" not in repr(cfg) and "s3cret" not in str(cfg)

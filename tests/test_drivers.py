@@ -41,7 +41,7 @@ def package_of(cls: type[Any]) -> str:
 
 
 def test_the_registries_are_not_empty_and_every_package_is_registered() -> None:
-    assert set(drivers.DECODERS) == {"mqtt", "zigbee2mqtt"}
+    assert set(drivers.DECODERS) == {"mqtt", "zigbee2mqtt", "sia"}
     assert set(drivers.SINKS) == {"mqtt"}
     assert set(drivers.SOURCES) == {"rtsp"}
     packages = {m.name for m in pkgutil.iter_modules([str(DRIVERS_DIR)]) if m.ispkg}

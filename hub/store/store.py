@@ -121,6 +121,15 @@ class Store:
         with self.engine.connect() as conn:
             return {r.id: (r.online, r.last_seen_at) for r in conn.execute(query)}
 
+    def sia_accounts(self, device_id: str | None = None) -> list[tuple[str, str, bytes | None]]:
+        """(device, SIA account, sealed AES key or None) of every SIA device, or of one."""
+        d = t.devices.c
+        query = select(d.id, d.account, d.key_enc).where(d.protocol == "sia", d.account.is_not(None))
+        if device_id is not None:
+            query = query.where(d.id == device_id)
+        with self.engine.connect() as conn:
+            return [(r.id, r.account, r.key_enc) for r in conn.execute(query)]
+
     def camera_states(self) -> dict[str, bool | None]:
         """camera → online as last stored."""
         with self.engine.connect() as conn:
@@ -198,8 +207,11 @@ class Store:
 def _from_message(encoded: str) -> dict[str, Any]:
     """What an open alarm keeps of its last message besides the text: the change and the evidence."""
     last = json.loads(encoded)
+    site = last.get("site") or {}
     return {"change": Change(last["change"]),
-            "evidence": tuple((e["kind"], e["url"]) for e in last.get("evidence", []))}
+            "evidence": tuple((e["kind"], e["url"]) for e in last.get("evidence", [])),
+            # the coordinates the alarm showed (the site's or, where it has none, the device's)
+            "lat": site.get("lat"), "lon": site.get("lon")}
 
 
 def _center(r: Row[Any]) -> Center:
