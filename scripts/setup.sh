@@ -7,11 +7,12 @@
 #        test: mosquitto, mosquitto-clients, postgresql, ffmpeg, chromium, libatomic1, fonts-noto-cjk,
 #              prometheus (the tests start their own servers, scrape the hub with a real Prometheus,
 #              check the alert rules with promtool, and drive the console in headless chromium)
-#   2. .venv with the hub installed editable, with its test tools (`pip install -e .[test]`).
+#   2. .venv with the hub installed editable, with its test tools (`pip install -e .[test]`); for
+#      `test`, also dc09-spt (an independent SIA DC-09 transmitter), without its dependencies.
 #
 # Idempotent and quick when nothing changed: apt-get is skipped when the programs are there, pip when
-# .venv/.installed is newer than pyproject.toml. Starts no system service: the hub runs its own broker
-# and the tests their own Mosquitto and PostgreSQL as plain child processes.
+# .venv/.installed is newer than pyproject.toml (dc09-spt when .venv has it). Starts no system service:
+# the hub runs its own broker and the tests their own Mosquitto and PostgreSQL as plain child processes.
 set -euo pipefail
 
 profile=${1:-test}
@@ -137,4 +138,16 @@ if [[ ! -f .venv/.installed || pyproject.toml -nt .venv/.installed ]]; then
   say "installing the hub and its test tools into .venv (pip)"
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-input -e '.[test]'
   touch .venv/.installed
+fi
+
+# dc09-spt: the tests' second, independent SIA DC-09 transmitter (tests/test_sia_dc09_spt.py). It declares
+# pycrypto, which no longer builds, so it goes in without dependencies: pycryptodome (a dependency of
+# pysiaalarm, in the test extras) provides the same `Crypto` module, enough for its clear-text messages.
+# Checked on its own, not by the stamp, so that a .venv made before it was added gets it too.
+has_dc09_spt='import importlib.util, sys; sys.exit(importlib.util.find_spec("dc09_spt") is None)'
+if [[ $profile == test ]] && ! .venv/bin/python -c "$has_dc09_spt" 2>/dev/null; then
+  say "installing dc09-spt into .venv (pip, without its dependencies)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-input --no-deps 'dc09-spt==0.0.4'
+  .venv/bin/python -c 'import dc09_spt' 2>/dev/null \
+    || { echo "setup: dc09-spt does not import: is pycryptodome (the Crypto module) in .venv?" >&2; exit 1; }
 fi
