@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"  # scratch space (git-ignored), on the same disk as a real deployment
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTIONS = ("throughput", "latency", "supervision", "camera_capacity", "camera_latency",
-            "console_latency", "live_latency", "scrape_cost")  # order of the sections in the document
+            "console_latency", "live_latency", "scrape_cost",
+            "sia_throughput")  # order of the sections in the document
 DEVICE_PREFIX = "sim"
 CC_PREFIX = "pingan"
 _SPAWN = multiprocessing.get_context("spawn")

@@ -14,7 +14,7 @@ import sys
 import time
 
 BENCHMARKS = ("throughput", "latency", "supervision", "camera_capacity", "camera_latency", "console_latency",
-              "live_latency", "scrape_cost")
+              "live_latency", "scrape_cost", "sia_throughput")
 
 
 def main(argv: list[str] | None = None) -> int:
