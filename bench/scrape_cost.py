@@ -521,7 +521,7 @@ class Renders:
 
     generic: float  # prometheus_client: families rebuilt and generate_latest, every sample
     direct_cached: float  # the hub's way, uptime block reused (scrapes between two board refreshes)
-    direct_fresh: float  # the hub's way, uptime block written again (first scrape after a refresh)
+    direct_fresh: float  # the hub's way, uptime block written again after a refresh (figures unchanged)
     gzip: float  # gzip level 1 of the body
     generic_samples: int
     direct_samples: int
@@ -905,7 +905,8 @@ def times_table(phases: Sequence[Phase], rounds: int, reps: int) -> list[str]:
             lambda p: one(p.renders.generic)),
         row("bench process, same samples: the hub's direct text, uptime block reused",
             lambda p: one(p.renders.direct_cached)),
-        row("bench process, same samples: the hub's direct text, uptime block rewritten",
+        row("bench process, same samples: the hub's direct text, uptime block written after a board refresh "
+            "(each thing's lines kept while its figures hold; the hub does this on the board's thread)",
             lambda p: one(p.renders.direct_fresh)),
         row("generic ÷ direct (reused / rewritten)",
             lambda p: f"{ratio(p.renders.generic, p.renders.direct_cached)} / "

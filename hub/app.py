@@ -120,7 +120,8 @@ class Hub:
         metrics.FLEET.uptime = board.snapshot
         metrics.UPTIME_REFRESH.set_function(lambda: board.refresh_seconds)
         board_thread = uptime.BoardThread(board, cfg.monitoring.uptime_refresh_s,
-                                          on_error=lambda: metrics.DATABASE_UP.set(0))
+                                          on_error=lambda: metrics.DATABASE_UP.set(0),
+                                          on_refresh=metrics.FLEET.write_uptime)
         cams = cfg.cameras
         self.evidence = EvidenceStore(cfg.data_dir / "evidence", max_age_s=cams.evidence_max_age_days * 86400,
                                       max_bytes=cams.evidence_max_bytes)

@@ -82,6 +82,8 @@ class Fleet:
         # (version, {(kind, id): {window: ratio}}): the version changes with every refresh
         self.uptime: Callable[[], tuple[int, dict[tuple[str, str], dict[str, float]]]] = lambda: (0, {})
         self._uptime_text: tuple[int, str] = (-1, "")
+        # thing → (its figures, its lines), written again only when the figures change
+        self._uptime_lines: dict[tuple[str, str], tuple[dict[str, float], str]] = {}
         # device -> (site, "hub_device_up{...} ", "hub_device_last_seen_age_seconds{...} "): the label
         # part of a device's samples is written once, not at every scrape
         self._device_keys: dict[str, tuple[str, str, str]] = {}
@@ -134,15 +136,30 @@ class Fleet:
         parts.extend(ages)
 
     def _uptime(self) -> str:
-        version, values = self.uptime()
-        if self._uptime_text[0] != version:
-            lines = [_head("hub_uptime_ratio", "gauge", "Time online over the time whose state is known "
-                           "(from the stored state history; time the hub was down is unknown)")]
-            for (kind, object_id), windows in sorted(values.items()):
-                key = f'hub_uptime_ratio{{kind="{kind}",id="{_label(object_id)}",window="'
-                lines.extend([f'{key}{w}"}} {v:.6g}\n' for w, v in windows.items()])
-            self._uptime_text = (version, "".join(lines))
+        self.write_uptime()  # normally done already, by the board's thread right after its refresh
         return self._uptime_text[1]
+
+    def write_uptime(self) -> None:
+        """The hub_uptime_ratio block of the board's latest figures, unless written already. A thing's
+        lines are written again only when its figures changed (most stay at 1.0 from one refresh to the
+        next), and the board's thread calls this after each refresh, so that no scrape waits for it."""
+        version, values = self.uptime()
+        if self._uptime_text[0] == version:
+            return
+        cache = self._uptime_lines
+        lines = [_head("hub_uptime_ratio", "gauge", "Time online over the time whose state is known "
+                       "(from the stored state history; time the hub was down is unknown)")]
+        for thing, windows in values.items():
+            found = cache.get(thing)
+            if found is None or found[0] != windows:
+                kind, object_id = thing
+                key = f'hub_uptime_ratio{{kind="{kind}",id="{_label(object_id)}",window="'
+                text = "".join([f'{key}{w}"}} {v:.6g}\n' for w, v in windows.items()])
+                found = cache[thing] = (windows, text)
+            lines.append(found[1])
+        if len(cache) > 2 * len(values) + 1000:  # things deleted since: forget their lines
+            self._uptime_lines = {k: cache[k] for k in values if k in cache}
+        self._uptime_text = (version, "".join(lines))
 
 
 _CAMERA_COUNTERS = (

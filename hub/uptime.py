@@ -248,10 +248,12 @@ class BoardThread:
     """Refreshes a Board every `every_s` seconds on its own thread (database reads stay off the web
     server's and the pipeline's threads)."""
 
-    def __init__(self, board: Board, every_s: float, on_error: Callable[[], None]) -> None:
+    def __init__(self, board: Board, every_s: float, on_error: Callable[[], None],
+                 on_refresh: Callable[[], None] = lambda: None) -> None:
         self.board = board
         self.every_s = every_s
         self.on_error = on_error
+        self.on_refresh = on_refresh  # after each refresh, on this thread (the exposition's text)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uptime", daemon=True)
 
@@ -268,6 +270,7 @@ class BoardThread:
             try:
                 self.board.refresh(started)
                 self.board.refresh_seconds = (datetime.now(UTC) - started).total_seconds()
+                self.on_refresh()
             except Exception:  # a database outage: the last figures stay, the next refresh tries again
                 log.exception("uptime refresh failed")
                 self.on_error()

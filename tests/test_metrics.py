@@ -57,3 +57,19 @@ def test_cameras_are_written_with_every_family() -> None:
     assert got[("hub_camera_frames_dropped_total", (("camera", "cam-1"),))] == 4
     assert got[("hub_camera_stalls_total", (("camera", "cam-1"),))] == 1
     assert got[("hub_camera_decode_errors_total", (("camera", "cam-1"),))] == 2
+
+
+def test_uptime_lines_follow_the_boards_figures() -> None:
+    fleet = fleet_of(DeviceTable([], {}, {}, set(), 0.0))
+    board = {"figures": (1, {("device", "a"): {"1h": 1.0, "24h": 0.5}, ("camera", "c"): {"7d": 0.25}})}
+    fleet.uptime = lambda: board["figures"]
+    fleet.write_uptime()
+    assert samples(fleet.render()) == {
+        ("hub_uptime_ratio", (("id", "a"), ("kind", "device"), ("window", "1h"))): 1.0,
+        ("hub_uptime_ratio", (("id", "a"), ("kind", "device"), ("window", "24h"))): 0.5,
+        ("hub_uptime_ratio", (("id", "c"), ("kind", "camera"), ("window", "7d"))): 0.25}
+    # The next refresh: one thing's figure moved, another thing is gone.
+    board["figures"] = (2, {("device", "a"): {"1h": 0.75, "24h": 0.5}})
+    assert samples(fleet.render()) == {
+        ("hub_uptime_ratio", (("id", "a"), ("kind", "device"), ("window", "1h"))): 0.75,
+        ("hub_uptime_ratio", (("id", "a"), ("kind", "device"), ("window", "24h"))): 0.5}
