@@ -22,6 +22,7 @@ import functools
 import re
 import secrets
 import string
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,8 @@ REPLY_TOKENS = frozenset({"ACK", "NAK", "DUH", "RSP"})
 # Pad of an encrypted message: letters and digits only. The standard only forbids `|`, `[`, `]` (they end
 # the pad); this set also keeps out `#`, `^`, `/`, `_` and control characters, which some receivers read.
 PAD_CHARS = string.ascii_letters + string.digits
-_PAD_BYTES = PAD_CHARS.encode("ascii")[:32]  # 32 of them: a random byte picks one without bias
+# A random byte → one of 32 pad characters (256 is a multiple of 32: no bias).
+_PAD_TABLE = bytes(PAD_CHARS.encode("ascii")[byte % 32] for byte in range(256))
 
 _LF, _CR, _QUOTE = 0x0A, 0x0D, 0x22
 _BLANK = b"\x00 \t\r\x0b\x0c"  # what may sit between frames and is dropped without a word
@@ -71,10 +73,29 @@ def _crc_table() -> tuple[int, ...]:
 _CRC_TABLE = _crc_table()
 
 
+def _crc_pairs() -> list[int]:
+    """The table for two bytes at a time (a reflected CRC takes them little-endian): half the steps of
+    the interpreter's loop, which is most of a frame's CRC (computed for every frame and every reply)."""
+    pairs = []
+    for value in range(65536):
+        crc = (value >> 8) ^ _CRC_TABLE[value & 0xFF]
+        pairs.append((crc >> 8) ^ _CRC_TABLE[crc & 0xFF])
+    return pairs
+
+
+_CRC_PAIRS = _crc_pairs() if sys.byteorder == "little" else None
+
+
 def crc16_arc(data: bytes) -> int:
     """CRC-16/ARC: polynomial 0x8005 reflected (0xA001), initial value 0, no final XOR."""
     crc = 0
-    for byte in data:
+    tail = data
+    if _CRC_PAIRS is not None:
+        even = len(data) & ~1
+        for pair in memoryview(data)[:even].cast("H"):
+            crc = _CRC_PAIRS[crc ^ pair]
+        tail = data[even:]
+    for byte in tail:
         crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
     return crc
 
@@ -345,11 +366,17 @@ def _stamp(timestamp: datetime | None) -> str:
         return ""
     if timestamp.tzinfo is None:
         raise ValueError("the timestamp must be timezone-aware")
-    return timestamp.astimezone(UTC).strftime("_%H:%M:%S,%m-%d-%Y")
+    return _stamp_of(int(timestamp.timestamp()))
+
+
+@functools.lru_cache(maxsize=8)
+def _stamp_of(second: int) -> str:
+    """Written once a second (every encrypted reply of that second carries it)."""
+    return datetime.fromtimestamp(second, UTC).strftime("_%H:%M:%S,%m-%d-%Y")
 
 
 def _encrypt(clear: bytes, key: bytes) -> bytes:
-    pad = bytes(_PAD_BYTES[b % len(_PAD_BYTES)] for b in secrets.token_bytes(16 - len(clear) % 16))
+    pad = secrets.token_bytes(16 - len(clear) % 16).translate(_PAD_TABLE)
     encryptor = _cipher(key).encryptor()
     return (encryptor.update(pad + clear) + encryptor.finalize()).hex().upper().encode("ascii")
 
