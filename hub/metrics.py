@@ -52,6 +52,7 @@ class DeviceTable:
     heard: dict[str, float]  # device -> epoch seconds it was last heard (absent: never)
     faulted: set[str]
     now: float
+    version: int = -1  # the supervisor's: the same version, the same devices, sites and faults (-1: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Fleet:
         # device -> (site, "hub_device_up{...} ", "hub_device_last_seen_age_seconds{...} "): the label
         # part of a device's samples is written once, not at every scrape
         self._device_keys: dict[str, tuple[str, str, str]] = {}
+        self._device_up: tuple[int, str] = (-1, "")  # (supervisor version, the hub_device_up samples)
 
     def render(self) -> str:
         parts: list[str] = []
@@ -111,9 +113,21 @@ class Fleet:
             parts.extend([f'{name}{{camera="{i}"}} {getattr(c, field)}\n' for i, _s, c in rows])
 
     def _devices(self, parts: list[str], table: DeviceTable) -> None:
-        keys, site, heard, faulted, now = self._device_keys, table.site, table.heard, table.faulted, table.now
+        if table.version < 0 or self._device_up[0] != table.version:
+            self._device_up = (table.version, self._up_text(table))
+        keys, heard, now = self._device_keys, table.heard, table.now
+        parts.append(_head("hub_device_up", "gauge",
+                           "1 while the device reports within its supervision interval"))
+        parts.append(self._device_up[1])
+        parts.append(_head("hub_device_last_seen_age_seconds", "gauge",
+                           "Seconds since the device was last heard"))
+        parts.extend([f"{keys[device][2]}{max(now - at, 0.0):.3f}\n" for device in table.ids
+                      if (at := heard.get(device)) is not None])
+
+    def _up_text(self, table: DeviceTable) -> str:
+        """The hub_device_up samples; on the way, every device's label text (kept for the next scrapes)."""
+        keys, site, faulted = self._device_keys, table.site, table.faulted
         up: list[str] = []
-        ages: list[str] = []
         for device in table.ids:
             key = keys.get(device)
             where = site.get(device, "")
@@ -123,17 +137,9 @@ class Fleet:
                        f'hub_device_last_seen_age_seconds{{device="{name}"}} ')
                 keys[device] = key
             up.append(key[1] + ("0\n" if device in faulted else "1\n"))
-            at = heard.get(device)
-            if at is not None:
-                ages.append(f"{key[2]}{max(now - at, 0.0):.3f}\n")
         if len(keys) > 2 * len(table.ids) + 1000:  # devices deleted since: forget their labels
             self._device_keys = {d: keys[d] for d in table.ids if d in keys}
-        parts.append(_head("hub_device_up", "gauge",
-                           "1 while the device reports within its supervision interval"))
-        parts.extend(up)
-        parts.append(_head("hub_device_last_seen_age_seconds", "gauge",
-                           "Seconds since the device was last heard"))
-        parts.extend(ages)
+        return "".join(up)
 
     def _uptime(self) -> str:
         self.write_uptime()  # normally done already, by the board's thread right after its refresh

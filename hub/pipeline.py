@@ -159,12 +159,14 @@ class Pipeline:
         return self.call(run)
 
     def device_health(self) -> metrics.DeviceTable:
-        """For /metrics, from any thread: copies are taken first (each copy is atomic under the GIL)."""
+        """For /metrics, from any thread: copies are taken first (each copy is atomic under the GIL), the
+        supervisor's version before them (a change in between is seen as a change at the next scrape)."""
+        version = self.supervisor.version
         devices = dict(self.engine.registry.devices)
         ids = list(self.supervisor.interval)
         return metrics.DeviceTable(ids=ids, site={d: devices[d].site_id for d in ids if d in devices},
                                    heard=dict(self.supervisor.heard_at), faulted=set(self.supervisor.faulted),
-                                   now=time.time())
+                                   now=time.time(), version=version)
 
     # -- the thread --------------------------------------------------------------------------------
 

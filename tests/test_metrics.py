@@ -73,3 +73,19 @@ def test_uptime_lines_follow_the_boards_figures() -> None:
     assert samples(fleet.render()) == {
         ("hub_uptime_ratio", (("id", "a"), ("kind", "device"), ("window", "1h"))): 0.75,
         ("hub_uptime_ratio", (("id", "a"), ("kind", "device"), ("window", "24h"))): 0.5}
+
+
+def test_the_up_samples_are_written_again_when_the_supervisors_version_moves() -> None:
+    def table(faulted: set[str], version: int, now: float) -> DeviceTable:
+        return DeviceTable(ids=["a"], site={"a": "s"}, heard={"a": 100.0}, faulted=faulted, now=now,
+                           version=version)
+
+    fleet = fleet_of(table(set(), 1, 110.0))
+    up = ("hub_device_up", (("device", "a"), ("site", "s")))
+    age = ("hub_device_last_seen_age_seconds", (("device", "a"),))
+    assert samples(fleet.render())[up] == 1
+    fleet.devices = lambda: table({"a"}, 1, 120.0)  # same version: the same up samples, fresh ages
+    got = samples(fleet.render())
+    assert (got[up], got[age]) == (1, 20.0)
+    fleet.devices = lambda: table({"a"}, 2, 130.0)
+    assert samples(fleet.render())[up] == 0

@@ -181,3 +181,24 @@ def test_a_startup_grace_does_not_delay_a_device_heard_and_then_silent() -> None
     assert supervisor.due(1074.9) == []
     [fault] = supervisor.due(1075.0)                  # 1010 + 60 + 5, not 1000 + 600 + 60 + 5
     assert fault.device_id == "p"
+
+
+def test_the_version_moves_with_faults_restores_and_registrations(sup: Supervisor) -> None:
+    seen = [sup.version]
+
+    def moved() -> bool:
+        seen.append(sup.version)
+        return seen[-1] != seen[-2]
+
+    sup.heard("panel-7", T0 + 10)
+    assert not moved()
+    sup.due(T0 + 100)
+    assert moved()  # in fault
+    sup.due(T0 + 200)
+    assert not moved()  # still in fault: nothing new
+    sup.heard("panel-7", T0 + 300)
+    assert moved()  # restored
+    sup.put(dev("panel-8"), T0 + 300)
+    assert moved()
+    sup.drop("panel-8")
+    assert moved()
