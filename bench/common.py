@@ -956,3 +956,18 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the scratch directory under bench/out/")
     p.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     return p
+
+
+def profile_possible(args: argparse.Namespace) -> None:
+    """`--profile` asked for and py-spy missing: say so, and run without."""
+    if args.profile and py_spy() is None:
+        log("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
+        args.profile = None
+
+
+def publish(name: str, text: str, ok: bool, args: argparse.Namespace) -> int:
+    """Print a benchmark's section, write it into docs/benchmarks.md (unless --no-doc): its exit code."""
+    print(text)
+    if not args.no_doc:
+        write_section(name, text)
+    return 0 if ok else 1

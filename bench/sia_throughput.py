@@ -84,13 +84,14 @@ from bench.common import (
     parser,
     pct,
     pid_of,
+    profile_possible,
+    publish,
     py_spy,
     scratch,
     settle,
     thread_cpu,
     thread_names,
     verdict,
-    write_section,
 )
 from drivers.sia_dc09 import codec
 from drivers.sia_dc09.codec import FrameError
@@ -1038,18 +1039,13 @@ def main(argv: list[str] | None = None) -> int:
                         "anyway when a goal is missed and py-spy is installed")
     args = p.parse_args(argv)
     argv_text = sys.argv[1:] if argv is None else argv
-    if args.profile and py_spy() is None:
-        log("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
-        args.profile = None
+    profile_possible(args)
     plan = Plan.of(args)
     machine = Machine.now()
     with scratch("sia_throughput", keep=args.keep) as workdir:
         result = run_all(plan, args, workdir)
     text, ok = report(plan, result, machine, argv_text)
-    print(text)
-    if not args.no_doc:
-        write_section("sia_throughput", text)
-    return 0 if ok else 1
+    return publish("sia_throughput", text, ok, args)
 
 
 if __name__ == "__main__":

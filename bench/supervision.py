@@ -55,13 +55,13 @@ from bench.common import (
     pct,
     pid_of,
     process_tree,
-    py_spy,
+    profile_possible,
+    publish,
     register,
     scratch,
     settle,
     tree_cpu_seconds,
     verdict,
-    write_section,
 )
 from simulators.consumer import Consumer, Received
 from simulators.fleet import device_ids
@@ -380,18 +380,13 @@ def main(argv: list[str] | None = None) -> int:
                         "interpreter lock; wall: every thread, waiting or not; active: threads not waiting)")
     args = p.parse_args(argv)
     argv_text = sys.argv[1:] if argv is None else argv
-    if args.profile and py_spy() is None:
-        log("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
-        args.profile = None
+    profile_possible(args)
     plan = Plan.of(args)
     machine = Machine.now()
     with scratch("supervision", keep=args.keep) as workdir:
         result = run(plan, args, workdir)
     text, ok = report(plan, result, machine, argv_text)
-    print(text)
-    if not args.no_doc:
-        write_section("supervision", text)
-    return 0 if ok else 1
+    return publish("supervision", text, ok, args)
 
 
 if __name__ == "__main__":

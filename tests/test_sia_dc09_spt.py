@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import sqlalchemy
 from dc09_spt.dc09_spt import dc09_spt
 
 from simulators.consumer import Consumer, Received
 from tests.fixtures.hubproc import HubProcess
 from tests.fixtures.servers import Mosquitto
+from tests.fixtures.stored import Stack
 from tests.fixtures.waiting import wait
 
 CENTER = "110-dc09"
@@ -98,27 +98,6 @@ class Spt(dc09_spt):  # type: ignore[misc]  # dc09-spt has no type hints
             with self.queuelock:
                 self.queue.clear()
             self.send.join(0.1)
-
-
-@dataclass
-class Stack:
-    hub: HubProcess
-    consumer: Consumer
-    database_url: str
-
-    def signals(self, device: str) -> list[tuple[str, str]]:
-        """(code, zone) of the signals stored for a device, in order."""
-        engine = sqlalchemy.create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(sqlalchemy.text("SELECT code, zone FROM signals WHERE device_id = :d "
-                                                    "ORDER BY id"), {"d": device})
-                return [(r.code, r.zone) for r in rows]
-        finally:
-            engine.dispose()
-
-    def online(self, device: str) -> Any:
-        return self.hub.api.get(f"/api/v1/devices/{device}").json().get("online")
 
 
 @pytest.fixture(scope="module")

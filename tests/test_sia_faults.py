@@ -9,11 +9,11 @@ import time
 from collections import Counter
 
 import pytest
-import sqlalchemy
 
 from drivers.sia_dc09 import codec
 from simulators.consumer import Consumer
 from simulators.sia_panel import Panel, Reply
+from tests.fixtures import stored
 from tests.fixtures.hubproc import HubProcess
 
 pytestmark = pytest.mark.slow
@@ -50,14 +50,8 @@ def transmit(hub: HubProcess, i: int, replies: list[Reply]) -> None:
 
 
 def stored_signals(database_url: str) -> Counter[tuple[str, str]]:
-    engine = sqlalchemy.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            query = "SELECT device_id, zone FROM signals WHERE device_id LIKE 'sia-%'"
-            rows = conn.execute(sqlalchemy.text(query))
-            return Counter((r.device_id, r.zone) for r in rows)
-    finally:
-        engine.dispose()
+    rows = stored.query(database_url, "SELECT device_id, zone FROM signals WHERE device_id LIKE 'sia-%'")
+    return Counter((r.device_id, r.zone) for r in rows)
 
 
 def test_hub_killed_while_panels_transmit_loses_nothing_and_stores_each_event_once(

@@ -7,17 +7,16 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from drivers.sia_dc09 import codec
 from simulators.consumer import Consumer, Received
 from tests.fixtures.hubproc import HubProcess
 from tests.fixtures.servers import Mosquitto
+from tests.fixtures.stored import Stack
 from tests.fixtures.waiting import wait
 
 CENTER = "110-sia"
@@ -30,24 +29,6 @@ PANELS = {  # device → (account, key, site has coordinates)
     "pan-gps": ("C0C0", None, False),
     "pan-repeat": ("9D9D", None, True),
 }
-
-
-@dataclass
-class Stack:
-    hub: HubProcess
-    consumer: Consumer
-    database_url: str
-
-    def signals(self, device: str) -> list[tuple[str, str]]:
-        """(code, zone) of the signals stored for a device, in order."""
-        engine = sqlalchemy.create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(sqlalchemy.text("SELECT code, zone FROM signals WHERE device_id = :d "
-                                                    "ORDER BY id"), {"d": device})
-                return [(r.code, r.zone) for r in rows]
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture(scope="module")
