@@ -86,11 +86,9 @@ class Hub:
 
         store = Store(self.db)
         self.accounts = Accounts(store.sia_accounts, self.vault)
-        sia = sia_dc09.Settings(clock_ahead_s=cfg.sia.clock_ahead_s, clock_behind_s=cfg.sia.clock_behind_s,
-                                unknown_account=cfg.sia.unknown_account)
         decoders: list[Decoder] = [pingan_mqtt.PinganMqtt(pingan_mqtt.Settings(prefix=cfg.mqtt.prefix)),
                                    zigbee2mqtt.Zigbee2Mqtt(zigbee2mqtt.Settings()),
-                                   sia_dc09.SiaDc09(sia)]
+                                   sia_dc09.SiaDc09(cfg.sia)]
         fw = cfg.forwarder
         self.forwarder = ForwarderProcess(Spec(
             database_url=cfg.database_url, sink_name=CC_SINK,
@@ -113,7 +111,7 @@ class Hub:
                              [topic for d in decoders for topic in d.subscriptions()], self.pipeline,
                              cfg.mqtt.keepalive_s)
         if cfg.sia.enabled:
-            self.sia = SiaReceiver(cfg.sia, sia, self.accounts, self.pipeline.offer, self.pipeline.submit)
+            self.sia = SiaReceiver(cfg.sia, self.accounts, self.pipeline.offer, self.pipeline.submit)
         metrics.FLEET.devices = self.pipeline.device_health
         metrics.ALARMS_OPEN.source = self.pipeline.open_counts
         board = self.board = uptime.Board(self.db, self._registered)

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from drivers.sia_dc09.config import Settings as SiaDecoderSettings
 from hub.errors import ConfigError
 from hub.mqtt import BrokerAddress
 
@@ -118,21 +119,12 @@ class MonitoringSettings(_Strict):
                                 "devices' status topics on the site broker (retained)")
 
 
-class SiaSettings(_Strict):
-    """The SIA DC-09 receiver (ALARMS.md). Its address is `HUB_SIA`; in a file, `sia: host:port` alone is
-    accepted too."""
+class SiaSettings(SiaDecoderSettings):
+    """The SIA DC-09 receiver (ALARMS.md): the decoder's settings (replies, clock window), its address and
+    its limits. The address is `HUB_SIA`; in a file, `sia: host:port` alone is accepted too."""
 
     listen: HostPort = Field("127.0.0.1:12128", description="host:port of the receiver (TCP and UDP)")
     enabled: bool = Field(True, description="Receive SIA DC-09 at all")
-    unknown_account: Literal["silent", "nak", "ack"] = Field(
-        "silent",
-        description="Reply to a panel whose account nobody registered (its messages are kept as "
-                    "unregistered sightings either way). silent: no reply, so the panel keeps retrying and "
-                    "falls back to its backup path or shows a failure; nak: refused; ack: acknowledged, "
-                    "which tells the panel someone is handling an alarm nobody will see")
-    clock_ahead_s: float = Field(20.0, ge=1, le=3600, description="An encrypted message stamped this far "
-                                 "ahead of the receiver's clock gets a NAK with the receiver's time")
-    clock_behind_s: float = Field(40.0, ge=1, le=3600, description="Likewise, this far behind")
     max_connections: int = Field(5000, ge=1, le=100_000, description="TCP connections beyond are refused")
     idle_timeout_s: float = Field(300.0, ge=5, le=86400,
                                   description="A TCP connection that sends nothing this long is closed")

@@ -235,7 +235,7 @@ MQTT_CONNECTED = Gauge("hub_mqtt_connected", "1 while connected to the broker", 
 SIA_FRAMES = Counter("hub_sia_frames_total", "SIA DC-09 frames received, by transport and what they earned "
                      "(ack, nak, silent, or why they were refused: bad_crc, bad_length, …)",
                      ["transport", "outcome"], registry=REGISTRY)
-SIA_ACK_SECONDS = Histogram("hub_sia_reply_seconds",
+SIA_REPLY_SECONDS = Histogram("hub_sia_reply_seconds",
                             "From a SIA frame's arrival to its reply (after the commit)",
                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
                             registry=REGISTRY)

@@ -24,7 +24,6 @@ from typing import Any
 from drivers.base import Inbound
 from drivers.sia_dc09 import codec, driver
 from drivers.sia_dc09.codec import Frame, FrameError
-from drivers.sia_dc09.config import Settings
 from hub import metrics
 from hub.config import SiaSettings
 from hub.errors import ConfigError
@@ -81,10 +80,9 @@ class Accounts:
 
 
 class SiaReceiver:
-    def __init__(self, settings: SiaSettings, policy: Settings, accounts: Accounts,
-                 offer: Callable[[Item], bool], submit: Callable[[Item], None]) -> None:
-        self.settings = settings
-        self.policy = policy  # the decoder's: which reply a frame earns
+    def __init__(self, settings: SiaSettings, accounts: Accounts, offer: Callable[[Item], bool],
+                 submit: Callable[[Item], None]) -> None:
+        self.settings = settings  # the decoder's settings too: which reply a frame earns
         self.accounts = accounts
         self.offer = offer  # Pipeline.offer: queue without blocking the loop
         self.submit = submit  # Pipeline.submit: blocking, run off the loop when the queue is full
@@ -161,13 +159,13 @@ class SiaReceiver:
         parsed = driver.parse(raw, self.accounts.key)
         account = self.accounts.get(parsed.account if isinstance(parsed, Frame) else driver.peek_account(raw))
         reply = driver.answer(parsed, known=account is not None, key=account.key if account else None,
-                              now=now, settings=self.policy)
+                              now=now, settings=self.settings)
         self._count(transport, _outcome(parsed, reply))
 
         def sent() -> None:
             if reply is not None:
                 send(reply)
-                metrics.SIA_ACK_SECONDS.observe(time.monotonic() - received)
+                metrics.SIA_REPLY_SECONDS.observe(time.monotonic() - received)
             done()
 
         item = Message(Inbound(topic=f"{driver.TOPIC_PREFIX}{transport}/{peer}", payload=raw, received_at=now,
